@@ -1,0 +1,206 @@
+"""Reference vs native: the certificate rule of DESIGN.md.
+
+Drop codes, counts, status and pin statuses must match exactly. The selected sequence is not
+only diffed: the native choices are replayed through the reference's own selection state
+(``reference.Selector``), and at every slot the native item must be allowed, carry the same
+relaxation and DPP-exhaustion decisions, and have an objective within a small tolerance of the
+best allowed objective. A different item within tolerance is a *tie* (floating-point rounding
+decided it); anything else is a *divergence* (a bug on one side).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from . import reference
+from .api import HistoryLike, as_history, rank, reference_request
+from .data import Candidates, User
+from .policy import Policy
+from .result import RankResult
+
+#: Objectives (score, MMR gain) may differ by float rounding up to this, relative to 1 + |best|.
+OBJECTIVE_RTOL = 1e-5
+#: DPP gains are compared on log(d2): relative rounding in the incremental Cholesky state.
+DPP_LOG_TOL = 1e-4
+#: Where DPP gains sit this close to EPS, switching to score fill or not is a floating-point tie.
+DPP_SWITCH_ATOL = 1e-9
+#: Scores themselves may differ by float32 vs double accumulation.
+SCORE_RTOL = 1e-5
+
+
+@dataclass
+class Comparison:
+    """``equivalent`` is True when there is no divergence (ties are fine)."""
+
+    equivalent: bool
+    ties: list = field(default_factory=list)
+    divergences: list = field(default_factory=list)
+    reference: RankResult | None = None
+    native: RankResult | None = None
+    identical: bool = False       # the two selected sequences are the same item for item
+    error: str | None = None      # both sides refused the request with this exception class
+
+    def __repr__(self) -> str:
+        return (f"Comparison(equivalent={self.equivalent}, identical={self.identical}, ties={len(self.ties)}, "
+                f"divergences={len(self.divergences)})")
+
+    def summary(self) -> str:
+        if self.error:
+            return f"both backends refused the request ({self.error})"
+        word = "equivalent" if self.equivalent else "NOT equivalent"
+        text = f"{word}: {len(self.ties)} tie(s), {len(self.divergences)} divergence(s)"
+        if self.identical:
+            text += ", identical sequences"
+        return text
+
+
+def _objective_gap(best: float, chosen: float, dpp: bool) -> tuple[float, bool]:
+    """(gap, within tolerance) between the best allowed objective and the chosen item's."""
+    if dpp:
+        gap = math.log(max(best, 1e-300)) - math.log(max(chosen, 1e-300))
+        return gap, gap <= DPP_LOG_TOL
+    gap = best - chosen
+    return gap, gap <= OBJECTIVE_RTOL * (1.0 + abs(best))
+
+
+def certify(result: RankResult, candidates: Candidates, user: User, policy: Policy, k: int | None = None,
+            history: HistoryLike = None) -> Comparison:
+    """Check a given result (normally the native one) against the reference by the certificate rule."""
+    k = policy.k if k is None else k
+    hist = as_history(history)
+    req = reference_request(candidates, user, policy, k, hist)
+    divergences: list = []
+    ties: list = []
+    try:
+        reference.validate(req)
+    except ValueError as exc:
+        return Comparison(False, divergences=[f"the reference refuses the request ({exc}) but a result exists"],
+                          native=result)
+
+    drop_codes = reference.eligibility(req)
+    native_drops = np.asarray(result.drop_codes).tolist()
+    if native_drops != drop_codes:
+        bad = [i for i, (a, b) in enumerate(zip(native_drops, drop_codes)) if a != b][:10]
+        divergences.append(f"drop codes differ at candidates {bad} (lengths {len(native_drops)} vs {len(drop_codes)})")
+    counts = [drop_codes.count(c) for c in range(reference.N_DROP_CODES)]
+    if np.asarray(result._counts).tolist() != counts:
+        divergences.append(f"counts differ: {np.asarray(result._counts).tolist()} vs reference {counts}")
+    status = reference.request_gate(req)
+    if int(result.status) != status:
+        divergences.append(f"status differs: {result.status.name} vs reference {status}")
+    if status != reference.STATUS_OK or int(result.status) != reference.STATUS_OK:
+        if len(result) != 0:
+            divergences.append("a refused request (curfew/daily limit) returned slots")
+        expected_pins = [reference.PIN_NOT_SERVED] * len(req.policy["pins"])
+        if np.asarray(result._pin_status).tolist() != expected_pins:
+            divergences.append("pin statuses differ on a refused request")
+        return Comparison(not divergences, ties, divergences, native=result)
+    if divergences:
+        return Comparison(False, ties, divergences, native=result)
+
+    scores = reference.compute_scores(req, drop_codes)
+    selector = reference.Selector(req, drop_codes, scores)
+    native_items = np.asarray(result.indices).tolist()
+    native_reasons = np.asarray(result.reasons).tolist()
+    dpp = req.policy["diversity"]["method"] == "dpp"
+    for slot, item in enumerate(native_items):
+        if selector.done:
+            divergences.append(f"slot {slot}: the native result has more slots than the reference allows")
+            break
+        opts = selector.options()
+        if opts.ended:
+            divergences.append(f"slot {slot}: the native result places item {item} where no item is allowed")
+            break
+        if opts.pinned:
+            if item != opts.best:
+                divergences.append(f"slot {slot}: pinned item {opts.best} expected, native placed {item}")
+                break
+            selector.place(item, opts)
+            continue
+        if item not in opts.ok:
+            divergences.append(f"slot {slot}: native item {item} is not allowed here (a hard constraint or "
+                               f"scatter cap forbids it)")
+            break
+        native_relaxed = bool(native_reasons[slot] & reference.R_SCATTER_RELAXED)
+        if native_relaxed != opts.relaxed:
+            divergences.append(f"slot {slot}: scatter relaxation differs (native {native_relaxed}, "
+                               f"reference {opts.relaxed})")
+        native_fill = bool(native_reasons[slot] & reference.R_SCORE_FILL)
+        objective = opts.objective
+        if dpp and native_fill != opts.score_fill:
+            best_gain = max(selector.d2[i] for i in opts.ok)
+            if selector.dpp_exhausted or abs(best_gain - reference.DPP_EPS) > DPP_SWITCH_ATOL:
+                divergences.append(f"slot {slot}: DPP score-fill switch differs (native {native_fill}, "
+                                   f"reference {opts.score_fill}, best gain {best_gain:.3g})")
+                break
+            ties.append({"slot": slot, "kind": "dpp-switch", "best_gain": best_gain})
+            objective = selector.objective_values(opts.ok, native_fill)
+        best = max(opts.ok, key=lambda i: (objective[i], -i))
+        gap, within = _objective_gap(objective[best], objective[item], dpp and not native_fill)
+        if item != best:
+            if within:
+                ties.append({"slot": slot, "native": item, "reference": best, "gap": gap})
+            else:
+                divergences.append(f"slot {slot}: native item {item} has objective {objective[item]!r}, "
+                                   f"the best allowed is item {best} with {objective[best]!r} (gap {gap:.3g})")
+                break
+        selector.place(item, opts, force_score_fill=native_fill if dpp else None)
+    else:
+        if not selector.done:
+            opts = selector.options()
+            if not opts.ended:
+                divergences.append(f"slot {len(native_items)}: the native result ends, but the reference "
+                                   f"can still fill this slot")
+            else:
+                selector.end()
+    if divergences:
+        return Comparison(False, ties, divergences, native=result)
+
+    replay = selector.outcome(drop_codes, counts)
+    if np.asarray(result._pin_status).tolist() != replay.pin_status:
+        divergences.append(f"pin statuses differ: {np.asarray(result._pin_status).tolist()} vs {replay.pin_status}")
+    if native_reasons != replay.reasons:
+        bad = [s for s, (a, b) in enumerate(zip(native_reasons, replay.reasons)) if a != b]
+        divergences.append(f"reason bits differ at slots {bad}")
+    native_prices = np.asarray(result.prices).tolist()
+    for slot, (a, b) in enumerate(zip(native_prices, replay.prices)):
+        if not (a == b or (math.isnan(a) and math.isnan(b))):
+            divergences.append(f"slot {slot}: price {a} vs reference {b}")
+    for slot, (a, b) in enumerate(zip(np.asarray(result.scores).tolist(), replay.scores)):
+        if abs(a - b) > SCORE_RTOL * (1.0 + abs(b)):
+            divergences.append(f"slot {slot}: score {a} vs reference {b}")
+    return Comparison(not divergences, ties, divergences, native=result)
+
+
+def compare(candidates: Candidates, user: User, policy: Policy, k: int | None = None, *,
+            history: HistoryLike = None) -> Comparison:
+    """Run both backends on one request and check the native result by the certificate rule.
+
+    When both refuse the request with the same exception class, that is agreement
+    (``equivalent=True``, ``error`` set); one refusing and the other serving is a divergence.
+    """
+    errors: dict[str, BaseException] = {}
+    results: dict[str, Any] = {}
+    for backend in ("reference", "native"):
+        try:
+            results[backend] = rank(candidates, user, policy, k, backend=backend, history=history)
+        except (ValueError, TypeError) as exc:
+            errors[backend] = exc
+    if errors:
+        if set(errors) == {"reference", "native"} and type(errors["reference"]) is type(errors["native"]):
+            return Comparison(True, error=type(errors["native"]).__name__)
+        detail = "; ".join(f"{b} raised {type(e).__name__}: {e}" for b, e in errors.items())
+        return Comparison(False, divergences=[f"the backends disagree on refusing the request: {detail}"],
+                          reference=results.get("reference"), native=results.get("native"))
+    native, ref = results["native"], results["reference"]
+    cmp = certify(native, candidates, user, policy, native.k, history)
+    cmp.reference = ref
+    cmp.identical = np.array_equal(native.indices, ref.indices)
+    return cmp
+
+
+__all__ = ["Comparison", "certify", "compare"]
