@@ -1,0 +1,134 @@
+"""The edges of the size grid and of selection: empty requests, k = 0, k > n, everything dropped,
+pins out of range, selection ending early, exact ties."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import ranker
+from ranker import Drop, PinStatus, Reason, Status
+from invariants import check_result
+
+BACKENDS = ["native", "reference"]
+
+
+def plain(n, d=4, seed=0, **extra):
+    rng = np.random.default_rng(seed)
+    return ranker.Candidates(item_id=np.arange(n), embedding=rng.normal(size=(n, d)).astype(np.float32),
+                             prior=rng.random(n).astype(np.float32), **extra)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("method", ["none", "mmr", "dpp"])
+@pytest.mark.parametrize("n", [0, 1, 7, 97])
+@pytest.mark.parametrize("k_of_n", [lambda n: 0, lambda n: 1, lambda n: n, lambda n: n + 1])
+def test_size_grid(backend, method, n, k_of_n):
+    k = k_of_n(n)
+    cands = plain(n)
+    policy = ranker.Policy.from_dict({"diversity": {"method": method}})
+    res = ranker.rank(cands, ranker.User(embedding=np.ones(4)), policy, k, backend=backend)
+    assert len(res) == min(k, n)
+    assert res.drop_codes.shape == (n,) and res.counts[Drop.ELIGIBLE] == n
+    check_result(res)
+    if method == "none" and n:
+        scores = cands.embedding @ np.ones(4, np.float32)
+        assert set(res.indices.tolist()) == set(np.argsort(-scores, kind="stable")[: min(k, n)].tolist())
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_all_items_dropped_gives_an_empty_page(backend):
+    cands = plain(5, flags=np.full(5, ranker.Flag.BLOCKED))
+    res = ranker.rank(cands, ranker.User(embedding=np.ones(4)), ranker.Policy(), backend=backend)
+    assert res.status == Status.OK and len(res) == 0 and res.counts[Drop.BLOCKED] == 5
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_pins_out_of_range_and_unknown(backend):
+    policy = ranker.Policy.from_dict({"k": 3, "pins": [{"item_id": 1, "slot": 3}, {"item_id": 77, "slot": 0},
+                                                       {"item_id": 2, "slot": 2}]})
+    res = ranker.rank(plain(5), ranker.User(embedding=np.ones(4)), policy, backend=backend)
+    assert res.pin_status == [PinStatus.BEYOND_K, PinStatus.NOT_IN_CANDIDATES, PinStatus.PLACED]
+    assert res.indices[2] == 2 and 1 not in res.indices.tolist()   # a pin out of range still reserves its item
+    assert res.reasons[2] & Reason.EDITORIAL
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_selection_ends_before_a_pin_without_moving_it(backend):
+    # Only HARMFUL items besides the pin: key slots 0-1 cannot be filled, so the pin at slot 3 is unreached
+    # rather than pulled forward into a key slot.
+    flags = np.array([2, 2, 2, 0], np.uint32)
+    policy = ranker.Policy.from_dict({"k": 5, "key_slots": {"count": 2}, "pins": [{"item_id": 3, "slot": 3}]})
+    res = ranker.rank(plain(4, flags=flags), ranker.User(embedding=np.ones(4)), policy, backend=backend)
+    assert len(res) == 0 and res.pin_status == [PinStatus.UNREACHED]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("method", ["none", "mmr", "dpp"])
+def test_exact_ties_go_to_the_lower_index(backend, method):
+    emb = np.tile(np.array([[1.0, 0.0, 0.0, 0.0]], np.float32), (6, 1))
+    cands = ranker.Candidates(item_id=[60, 50, 40, 30, 20, 10], embedding=emb, prior=np.zeros(6))
+    res = ranker.rank(cands, ranker.User(embedding=[1, 0, 0, 0]),
+                      ranker.Policy.from_dict({"k": 3, "diversity": {"method": method}}), backend=backend)
+    assert res.indices.tolist() == [0, 1, 2]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_duplicate_ids_keep_the_first(backend):
+    cands = ranker.Candidates(item_id=[5, 6, 5, 5], embedding=np.eye(4), prior=np.zeros(4))
+    res = ranker.rank(cands, ranker.User(embedding=[0, 0, 1, 1]), ranker.Policy(), backend=backend)
+    assert res.drop_codes.tolist() == [0, 0, Drop.DUPLICATE, Drop.DUPLICATE]
+    assert sorted(res.item_ids.tolist()) == [5, 6]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_dpp_runs_out_of_rank_and_fills_by_score(backend):
+    # d = 2: the kernel has rank 2, so from the third slot on the gains are ~0 and slots are filled by score.
+    rng = np.random.default_rng(1)
+    cands = ranker.Candidates(item_id=np.arange(10), embedding=rng.normal(size=(10, 2)), prior=rng.random(10))
+    policy = ranker.Policy.from_dict({"k": 6, "diversity": {"method": "dpp"}})
+    res = ranker.rank(cands, ranker.User(embedding=[1, 0.5]), policy, backend=backend)
+    fill = [bool(r & Reason.SCORE_FILL) for r in res.reasons]
+    assert fill == [False, False, True, True, True, True]
+    assert all(r & Reason.DIVERSITY for r in res.reasons[:2])
+    rest = res.scores[2:]
+    assert np.all(np.diff(rest) <= 0)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_pretruncation_to_m(backend):
+    cands = plain(50, seed=3)
+    policy = ranker.Policy.from_dict({"k": 10, "diversity": {"method": "mmr", "lambda": 0.2, "candidates": 12}})
+    res = ranker.rank(cands, ranker.User(embedding=np.ones(4)), policy, backend=backend)
+    scores = cands.embedding.astype(np.float64) @ np.ones(4)
+    top12 = set(np.argsort(-scores, kind="stable")[:12].tolist())
+    assert set(res.indices.tolist()) <= top12 and len(res) == 10
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_mmr_lambda_direction(backend):
+    """lambda = 1 is pure relevance; lambda = 0 pure novelty."""
+    rng = np.random.default_rng(2)
+    cands = plain(40, seed=2)
+    user = ranker.User(embedding=rng.normal(size=4))
+    by_score = ranker.rank(cands, user, ranker.Policy.from_dict({"k": 8}), backend=backend)
+    pure = ranker.rank(cands, user, ranker.Policy.from_dict({"k": 8, "diversity": {"method": "mmr", "lambda": 1.0}}),
+                       backend=backend)
+    novel = ranker.rank(cands, user, ranker.Policy.from_dict({"k": 8, "diversity": {"method": "mmr", "lambda": 0.0}}),
+                        backend=backend)
+    assert pure.indices.tolist() == by_score.indices.tolist()
+    assert novel.indices[0] == 0   # nothing placed: all gains 0, the lowest index wins
+    e = cands.embedding / np.linalg.norm(cands.embedding, axis=1, keepdims=True)
+    sim = lambda idx: np.max(e[idx] @ e[idx].T - 2 * np.eye(len(idx)), axis=1).mean()
+    assert sim(novel.indices) < sim(pure.indices)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_result_does_not_touch_caller_arrays(backend):
+    emb = np.random.default_rng(0).normal(size=(20, 4)).astype(np.float32)
+    emb.setflags(write=False)
+    prior = np.linspace(0, 1, 20)
+    before = prior.copy()
+    cands = ranker.Candidates(item_id=np.arange(20), embedding=emb, prior=prior)
+    ranker.rank(cands, ranker.User(embedding=np.ones(4)), ranker.Policy(), backend=backend)
+    np.testing.assert_array_equal(prior, before)
