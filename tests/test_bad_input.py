@@ -1,0 +1,232 @@
+"""Bad input: every refusal is a ValueError or TypeError that names the field, on both backends,
+raised before anything is returned. Layout problems (strided, read-only, other byte orders,
+convertible dtypes) are accepted and read correctly."""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+import pytest
+
+import ranker
+
+
+BACKENDS = ["native", "reference"]
+N, D = 8, 3
+
+
+def fields(**changes):
+    rng = np.random.default_rng(0)
+    base = dict(item_id=np.arange(N), embedding=rng.normal(size=(N, D)).astype(np.float32),
+                prior=rng.random(N).astype(np.float32), category=np.arange(N) % 3, author=np.arange(N) % 4,
+                tags=[[1, 2]] * N, flags=np.zeros(N, np.uint32), min_age=np.zeros(N, np.uint8),
+                fraud_risk=np.full(N, 0.1, np.float32), offered_price=np.full(N, 10.0),
+                reference_price=np.full(N, 10.0))
+    base.update(changes)
+    return {k: v for k, v in base.items() if v is not None}
+
+
+def user(**changes):
+    base = dict(embedding=np.ones(D, np.float32), tags={1: 0.5}, deleted_tags=[2], local_minute=600,
+                usage_minutes_today=0)
+    base.update(changes)
+    emb = base.pop("embedding")
+    return ranker.User(emb, **base)
+
+
+STRICT = ranker.Policy.from_dict({"tags": {"deletion": "suppress"}, "fraud": {"max_risk": 0.9},
+                                  "scatter": {"category_window": 3, "category_max": 1, "author_window": 2,
+                                              "author_max": 1}})
+
+
+def run(backend, cands=None, u=None, policy=STRICT, **kw):
+    return ranker.rank(cands or ranker.Candidates(**fields()), u or user(), policy, backend=backend, **kw)
+
+
+CONSTRUCTION_ERRORS = [
+    (dict(item_id=np.arange(N) + 0.5), TypeError, "candidates.item_id"),
+    (dict(item_id=["a"] * N), TypeError, "candidates.item_id"),
+    (dict(embedding=np.ones(N, np.float32)), ValueError, "candidates.embedding"),
+    (dict(embedding=np.ones((N + 1, D), np.float32)), ValueError, "candidates.embedding"),
+    (dict(embedding=np.ones((N, 0), np.float32)), ValueError, "candidates.embedding"),
+    (dict(prior=np.ones(N - 1)), ValueError, "candidates.prior"),
+    (dict(category=np.arange(N) + 0.25), TypeError, "candidates.category"),
+    (dict(category=np.full(N, 2**40)), ValueError, "candidates.category"),
+    (dict(author=np.arange(N + 2)), ValueError, "candidates.author"),
+    (dict(tags=[[1]] * (N - 1)), ValueError, "candidates.tags"),
+    (dict(tags=(np.arange(N), np.arange(3))), ValueError, "candidates.tags"),
+    (dict(tags="1,2"), TypeError, "candidates.tags"),
+    (dict(flags=np.full(N, -1)), ValueError, "candidates.flags"),
+    (dict(min_age=np.full(N, 300)), ValueError, "candidates.min_age"),
+    (dict(reference_price=None), ValueError, "candidates.reference_price"),
+    (dict(fraud_risk=np.array(["low"] * N)), TypeError, "candidates.fraud_risk"),
+]
+
+
+@pytest.mark.parametrize("change,error,field", CONSTRUCTION_ERRORS)
+def test_candidates_refuse_bad_fields(change, error, field):
+    with pytest.raises(error, match=field):
+        ranker.Candidates(**fields(**change))
+
+
+RANK_TIME_ERRORS = [
+    (dict(embedding=np.where(np.eye(N, D, dtype=bool), np.nan, 1).astype(np.float32)), "candidates.embedding"),
+    (dict(embedding=np.full((N, D), np.inf, np.float32)), "candidates.embedding"),
+    (dict(embedding=np.full((N, D), 1e300)), "candidates.embedding"),    # overflows float32
+    (dict(prior=np.array([np.nan] + [0.0] * (N - 1))), "candidates.prior"),
+    (dict(tags=[[1, -3]] + [[1]] * (N - 1)), "candidates.tags"),
+    (dict(tags=(np.array([0, 2, 1] + [2] * (N - 2)), np.array([1, 2], np.int32))), "candidates.tags"),
+    (dict(tags=(np.array([1] * (N + 1)), np.array([1], np.int32))), "candidates.tags"),
+    (dict(flags=np.full(N, 64, np.uint32)), "candidates.flags"),
+    (dict(fraud_risk=np.full(N, 1.5, np.float32)), "candidates.fraud_risk"),
+    (dict(fraud_risk=np.full(N, np.nan, np.float32)), "candidates.fraud_risk"),
+    (dict(offered_price=np.full(N, -1.0)), "candidates.offered_price"),
+    (dict(reference_price=np.full(N, np.inf)), "candidates.reference_price"),
+]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("change,field", RANK_TIME_ERRORS)
+def test_bad_candidate_values_are_refused_at_rank_time(backend, change, field):
+    cands = ranker.Candidates(**fields(**change))
+    with pytest.raises(ValueError, match=field):
+        run(backend, cands)
+
+
+USER_CONSTRUCTION_ERRORS = [
+    (dict(age=-1), ValueError, "user.age"),
+    (dict(age=200), ValueError, "user.age"),
+    (dict(age=12.5), TypeError, "user.age"),
+    (dict(age=True), TypeError, "user.age"),
+    (dict(local_minute=1440), ValueError, "user.local_minute"),
+    (dict(usage_minutes_today=-5), ValueError, "user.usage_minutes_today"),
+    (dict(personalized="yes"), TypeError, "user.personalized"),
+    (dict(tags={"a": 1.0}), TypeError, "user.tags"),
+    (dict(tags=([1, 1], [0.1, 0.2])), ValueError, "user.tags"),
+    (dict(tags=([1, 2], [0.1])), ValueError, "user.tags"),
+    (dict(tags=[1, 2]), TypeError, "user.tags"),
+    (dict(embedding=np.ones((2, D))), ValueError, "user.embedding"),
+    (dict(seen=["x"]), TypeError, "user.seen"),
+]
+
+
+@pytest.mark.parametrize("change,error,field", USER_CONSTRUCTION_ERRORS)
+def test_user_refuses_bad_fields(change, error, field):
+    with pytest.raises(error, match=field):
+        user(**change)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("change,field", [
+    (dict(embedding=np.ones(D + 1)), "user.embedding"),
+    (dict(embedding=np.array([np.nan, 0, 0])), "user.embedding"),
+    (dict(tags={1: float("inf")}), "user.tags"),
+    (dict(tags={-4: 1.0}), "user.tags"),
+    (dict(deleted_tags=[-1]), "user.deleted_tags"),
+])
+def test_bad_user_values_are_refused_at_rank_time(backend, change, field):
+    with pytest.raises(ValueError, match=field):
+        run(backend, u=user(**change))
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("kwargs,error,field", [
+    (dict(k=-1), ValueError, "k"),
+    (dict(k=2.5), TypeError, "k"),
+    (dict(k=10**12), ValueError, "k"),
+    (dict(history=[1, 2]), TypeError, "history"),
+    (dict(history=ranker.History(embeddings=np.ones((2, D + 1)))), ValueError, "history.embeddings"),
+    (dict(history=ranker.History(embeddings=np.full((1, D), np.nan))), ValueError, "history.embeddings"),
+])
+def test_bad_rank_arguments(backend, kwargs, error, field):
+    with pytest.raises(error, match=field):
+        run(backend, **kwargs)
+
+
+def test_wrong_objects_and_backend_names():
+    cands = ranker.Candidates(**fields())
+    with pytest.raises(TypeError, match="candidates"):
+        ranker.rank(fields(), user(), STRICT)
+    with pytest.raises(TypeError, match="user"):
+        ranker.rank(cands, {"embedding": [1, 2, 3]}, STRICT)
+    with pytest.raises(TypeError, match="policy"):
+        ranker.rank(cands, user(), {"k": 3})
+    with pytest.raises(ValueError, match="backend"):
+        ranker.rank(cands, user(), STRICT, backend="gpu")
+    with pytest.raises(TypeError, match=r"requests\[1\]"):
+        ranker.rank_batch([(cands, user()), cands], STRICT)
+    with pytest.raises(ValueError, match="threads"):
+        ranker.rank_batch([(cands, user())], STRICT, threads=0)
+
+
+# Fail closed: a rule that applies but lacks its input refuses to serve.
+FAIL_CLOSED = [
+    (dict(min_age=None), dict(minor_mode=True), STRICT, "candidates.min_age"),
+    ({}, dict(minor_mode=True, local_minute=None), STRICT, "user.local_minute"),
+    ({}, dict(minor_mode=True, usage_minutes_today=None), STRICT, "user.usage_minutes_today"),
+    (dict(fraud_risk=None), {}, STRICT, "candidates.fraud_risk"),
+    (dict(fraud_risk=None), dict(elderly=True), ranker.Policy.from_dict({"fraud": {"elderly_max_risk": 0.5}}),
+     "candidates.fraud_risk"),
+    (dict(tags=None), {}, STRICT, "candidates.tags"),
+    (dict(category=None), {}, STRICT, "candidates.category"),
+    (dict(author=None), {}, STRICT, "candidates.author"),
+    (dict(category=None), {}, ranker.Policy.from_dict({"scatter": {"category_share": 0.5}}), "candidates.category"),
+]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("cand_change,user_change,policy,field", FAIL_CLOSED)
+def test_missing_input_for_an_applicable_rule_refuses(backend, cand_change, user_change, policy, field):
+    cands = ranker.Candidates(**fields(**cand_change))
+    with pytest.raises(ValueError, match=field):
+        run(backend, cands, user(**user_change), policy)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_rules_that_do_not_apply_need_no_input(backend):
+    # No fraud threshold, no window, no suppression, not a minor: the optional fields may be absent.
+    cands = ranker.Candidates(item_id=np.arange(N), embedding=np.ones((N, D)), prior=np.zeros(N))
+    res = ranker.rank(cands, user(), ranker.Policy(), backend=backend)
+    assert len(res) == N
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_strided_readonly_and_byteswapped_arrays_are_read_correctly(backend):
+    rng = np.random.default_rng(1)
+    big = rng.normal(size=(2 * N, 2 * D)).astype(np.float64)
+    emb = big[::2, ::2]                       # strided float64 view
+    prior = rng.random(N).astype(">f4")       # big-endian
+    risk = np.full(N, 0.1, np.float32)
+    risk.setflags(write=False)
+    ids = np.arange(N, dtype=np.int32)        # narrower int: widened losslessly
+    cands = ranker.Candidates(item_id=ids, embedding=emb, prior=prior, fraud_risk=risk)
+    same = ranker.Candidates(item_id=np.arange(N, dtype=np.int64), embedding=np.ascontiguousarray(emb, np.float32),
+                             prior=prior.astype(np.float32), fraud_risk=risk.copy())
+    u = ranker.User(embedding=np.ones(D))
+    a, b = ranker.rank(cands, u, ranker.Policy(), backend=backend), ranker.rank(same, u, ranker.Policy(),
+                                                                                 backend=backend)
+    np.testing.assert_array_equal(a.indices, b.indices)
+    np.testing.assert_array_equal(a.scores, b.scores)
+    assert not emb.flags.c_contiguous   # the caller's view is untouched
+
+
+def test_native_import_failure_is_an_error_not_a_fallback(monkeypatch):
+    from ranker import _backend
+
+    monkeypatch.setattr(_backend, "_module", None)
+    monkeypatch.setitem(sys.modules, "ranker._native", None)   # makes the import fail
+    cands = ranker.Candidates(**fields())
+    with pytest.raises(ImportError, match="native module"):
+        ranker.rank(cands, user(), STRICT, backend="native")
+    assert len(ranker.rank(cands, user(), STRICT, backend="reference").indices) > 0
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_no_partial_result_on_error(backend):
+    """An error anywhere in a batch means no results at all, and names the request."""
+    good = ranker.Candidates(**fields())
+    bad = ranker.Candidates(**fields(fraud_risk=np.full(N, 2.0, np.float32)))
+    with pytest.raises(ValueError, match=r"request 1: candidates\.fraud_risk"):
+        ranker.rank_batch([(good, user()), (bad, user()), (good, user())], STRICT, threads=2, backend=backend)
+    assert sum(ranker.rank(good, user(), STRICT, backend=backend).counts.values()) == N
