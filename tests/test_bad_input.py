@@ -215,7 +215,8 @@ def test_native_import_failure_is_an_error_not_a_fallback(monkeypatch):
     from ranker import _backend
 
     monkeypatch.setattr(_backend, "_module", None)
-    monkeypatch.setitem(sys.modules, "ranker._native", None)   # makes the import fail
+    monkeypatch.setitem(sys.modules, "ranker._native", None)   # makes the import fail...
+    monkeypatch.delattr(ranker, "_native", raising=False)      # ...even after an earlier successful one
     cands = ranker.Candidates(**fields())
     with pytest.raises(ImportError, match="native module"):
         ranker.rank(cands, user(), STRICT, backend="native")

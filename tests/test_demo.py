@@ -1,0 +1,81 @@
+"""``ranker demo`` on a small request: every user section is printed, the late minor gets the
+curfew, and (with the native module built) every comparison is equivalent, exit code 0."""
+
+from __future__ import annotations
+
+import argparse
+import re
+
+import pytest
+
+from ranker import demo
+from ranker._backend import native_module
+
+
+def native_available() -> bool:
+    try:
+        native_module()
+    except ImportError:
+        return False
+    return True
+
+
+def run_demo(capsys, *argv):
+    parser = argparse.ArgumentParser(prog="ranker demo")
+    demo.add_arguments(parser)
+    rc = demo.run(parser.parse_args(list(argv)))
+    return rc, capsys.readouterr().out
+
+
+def sections(out):
+    """Section title -> its text, split at the '== N. title ===' headings."""
+    parts = re.split(r"^== \d+\. (.+?) =+$", out, flags=re.MULTILINE)
+    return dict(zip(parts[1::2], parts[2::2]))
+
+
+def check_sections(out):
+    found = sections(out)
+    assert list(found) == list(demo.TITLES)
+    assert "status: CURFEW" in found["minor at 23:00 (curfew)"]
+    for title in demo.TITLES:
+        if title != "minor at 23:00 (curfew)":
+            assert "status: OK" in found[title], title
+            assert "  slot    item id" in found[title], title
+    assert "deleted_tag" in found["tags deleted"]
+    assert "non_personalized" in found["opted out"]
+    assert "minor_age" in found["minor at 21:00"]
+    assert "price action clamp" in found["price disparity, action clamp"]
+    for line in out.splitlines():
+        assert len(line) <= 100, line
+    return found
+
+
+@pytest.mark.skipif(not native_available(), reason="the native module is not built")
+def test_demo_native_agrees_with_reference(capsys):
+    rc, out = run_demo(capsys, "--n", "150", "--k", "4", "--seed", "3")
+    found = check_sections(out)
+    for title, text in found.items():
+        assert "native vs reference: equivalent" in text, title
+    assert "summary: 7 of 7 requests equivalent" in out
+    assert rc == 0
+
+
+def test_demo_on_the_reference_backend(capsys):
+    """The reference path needs no build; without the native module it says so and exits 1."""
+    rc, out = run_demo(capsys, "--n", "80", "--k", "3", "--backend", "reference", "--method", "dpp")
+    check_sections(out)
+    if native_available():
+        assert rc == 0 and "equivalent" in out
+    else:
+        assert rc == 1 and "NOT COMPARED" in out
+
+
+def test_demo_handles_tiny_requests(capsys):
+    rc, out = run_demo(capsys, "--n", "1", "--k", "2", "--backend", "reference", "--d", "3")
+    assert "== 7. price disparity, action clamp" in out
+    assert rc == (0 if native_available() else 1)
+
+
+def test_demo_refuses_bad_options(capsys):
+    with pytest.raises(ValueError, match="--n"):
+        run_demo(capsys, "--n", "-1", "--backend", "reference")
