@@ -16,17 +16,7 @@ from ranker.audit import AuditLog, pack_inputs, rebuild, unpack_inputs, verify
 from ranker.synthetic import make_candidates, make_policy, make_user
 
 
-def _native_available() -> bool:
-    try:
-        from ranker._backend import native_module
-
-        native_module()
-        return True
-    except ImportError:
-        return False
-
-
-BACKENDS = ["reference"] + (["native"] if _native_available() else [])
+BACKENDS = ["reference", "native"]
 
 
 def cli(argv):

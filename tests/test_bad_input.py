@@ -220,7 +220,7 @@ def test_native_import_failure_is_an_error_not_a_fallback(monkeypatch):
     cands = ranker.Candidates(**fields())
     with pytest.raises(ImportError, match="native module"):
         ranker.rank(cands, user(), STRICT, backend="native")
-    assert len(ranker.rank(cands, user(), STRICT, backend="reference").indices) > 0
+    assert len(ranker.rank(cands, user(deleted_tags=[]), STRICT, backend="reference").indices) > 0
 
 
 @pytest.mark.parametrize("backend", BACKENDS)

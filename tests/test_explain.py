@@ -16,17 +16,7 @@ from ranker.explain import explain, explain_drops
 from requests import requests
 
 
-def _native_available() -> bool:
-    try:
-        from ranker._backend import native_module
-
-        native_module()
-        return True
-    except ImportError:
-        return False
-
-
-BACKENDS = ["reference"] + (["native"] if _native_available() else [])
+BACKENDS = ["reference", "native"]
 NUMBER = re.compile(r"[+-]?\d+(?:\.\d+)?(?:e[+-]?\d+)?")
 TAG = re.compile(r"#(\d+)")
 

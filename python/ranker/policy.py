@@ -17,7 +17,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from ._convert import as_bool, as_float, as_int
+from ._convert import as_float, as_int
 from .enums import Method, PriceAction
 
 #: Largest k accepted: far above any feed page, low enough that a typo cannot ask for a huge allocation.

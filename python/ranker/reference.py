@@ -202,6 +202,13 @@ def _require_fields_for_applicable_rules(req: Request) -> None:
         _fail("candidates.author", "is required by the policy's author window (scatter.author_window)")
     if sc["category_share"] < 1.0 and req.category is None:
         _fail("candidates.category", "is required by the policy's category share cap (scatter.category_share)")
+    for attribute, window in (("categories", sc["category_window"]), ("authors", sc["author_window"])):
+        history = getattr(req, "history_" + attribute)
+        shown = max(len(req.history_categories or []), len(req.history_authors or []),
+                    len(req.history_embeddings or []))
+        if window > 0 and shown > 0 and history is None:
+            _fail(f"history.{attribute}", "are required: earlier pages were shown and the policy has a window "
+                                          "over them (pass the previous RankResult, or History with this field)")
 
 
 def fraud_threshold(req: Request) -> float:
@@ -348,6 +355,9 @@ def compute_scores(req: Request, drop_codes: list) -> dict:
                          + w["tag"] * tag_sum + w["prior"] * req.prior[i])
         else:
             scores[i] = w["prior"] * req.prior[i]
+        if not _is_finite(scores[i]):
+            _fail("candidates.embedding", f"the score of item {i} overflows ({scores[i]}); "
+                                          f"embeddings, priors or weights are far too large")
     return scores
 
 

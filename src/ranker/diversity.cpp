@@ -1,0 +1,123 @@
+#include "ranker/diversity.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+namespace ranker {
+
+// ---- MMR ----
+
+MmrObjective::MmrObjective(double lambda, std::size_t d, const double* pool_scores, const EmbeddingRef* pool_rows,
+                           std::int32_t pool_size, std::vector<EmbeddingRef> placed_before_selection)
+    : lambda_(lambda),
+      d_(d),
+      scores_(pool_scores),
+      rows_(pool_rows, pool_rows + pool_size),
+      kern_(active_kernels()),
+      placed_(std::move(placed_before_selection)),
+      max_cos_(static_cast<std::size_t>(pool_size), -std::numeric_limits<double>::infinity()),
+      compared_(static_cast<std::size_t>(pool_size), 0) {
+    placed_.reserve(placed_.size() + static_cast<std::size_t>(pool_size));
+    for (EmbeddingRef& row : placed_) ensure_norm(kern_, row, d_);
+}
+
+double MmrObjective::gain(std::int32_t l) const {
+    if (placed_.empty()) return lambda_ * scores_[l];
+    return lambda_ * scores_[l] - (1.0 - lambda_) * max_cos_[l];
+}
+
+double MmrObjective::key(std::int32_t l) const {
+    if (compared_[l] == 0 && !placed_.empty()) {
+        // Never compared: the max cosine is at least -1 (rounding can dip a hair below), so
+        // this bounds the gain from above. lambda <= 1 (validated), so the bound is monotone.
+        return lambda_ * scores_[l] - (1.0 - lambda_) * (-1.0 - 1e-6);
+    }
+    return gain(l);
+}
+
+void MmrObjective::refresh(std::int32_t l) {
+    double m = max_cos_[l];
+    const std::size_t total = placed_.size();
+    ensure_norm(kern_, rows_[l], d_);
+    for (std::size_t q = static_cast<std::size_t>(compared_[l]); q < total; ++q) {
+        const double c = cosine(kern_, rows_[l], placed_[q], d_);
+        if (c > m) m = c;
+    }
+    max_cos_[l] = m;
+    compared_[l] = static_cast<std::int32_t>(total);
+}
+
+bool MmrObjective::on_selected(std::int32_t l) {
+    const bool was_empty = placed_.empty();
+    ensure_norm(kern_, rows_[l], d_);
+    placed_.push_back(rows_[l]);
+    return was_empty;
+}
+
+// ---- DPP ----
+
+DppObjective::DppObjective(double alpha, std::size_t d, const double* pool_scores, const EmbeddingRef* pool_rows,
+                           std::int32_t pool_size, const std::vector<EmbeddingRef>& pin_rows,
+                           const std::vector<double>& pin_scores, std::int64_t basis_capacity)
+    : d_(d), scores_(pool_scores), kern_(active_kernels()), pool_size_(pool_size) {
+    const std::size_t total = static_cast<std::size_t>(pool_size) + pin_rows.size();
+    rows_.reserve(total);
+    rows_.insert(rows_.end(), pool_rows, pool_rows + pool_size);
+    rows_.insert(rows_.end(), pin_rows.begin(), pin_rows.end());
+    double s_max = -std::numeric_limits<double>::infinity();
+    for (std::int32_t l = 0; l < pool_size; ++l) s_max = std::max(s_max, pool_scores[l]);
+    for (double s : pin_scores) s_max = std::max(s_max, s);
+    r_.resize(total);
+    d2_.resize(total);
+    for (std::size_t row = 0; row < total; ++row) {
+        const double s = row < static_cast<std::size_t>(pool_size) ? pool_scores[row] : pin_scores[row - pool_size];
+        r_[row] = std::exp(alpha * (s - s_max));
+        d2_[row] = r_[row] * r_[row];
+    }
+    count_.assign(total, 0);
+    capacity_ = static_cast<std::size_t>(std::max<std::int64_t>(0, std::min<std::int64_t>(basis_capacity, total)));
+    c_.reset(new double[std::max<std::size_t>(1, total * capacity_)]);
+    basis_.reserve(capacity_);
+    basis_sqrt_d2_.reserve(capacity_);
+    // Placed pins enter the basis first, in slot order.
+    for (std::size_t q = 0; q < pin_rows.size(); ++q) {
+        const std::int32_t row = static_cast<std::int32_t>(pool_size + q);
+        catch_up(row);
+        if (d2_[row] > kDppEps) add_to_basis(row);
+    }
+}
+
+void DppObjective::catch_up(std::int32_t row) {
+    const std::size_t basis_size = basis_.size();
+    if (static_cast<std::size_t>(count_[row]) < basis_size) ensure_norm(kern_, rows_[row], d_);
+    double* ci = c_row(row);
+    double d2 = d2_[row];
+    for (std::size_t b = static_cast<std::size_t>(count_[row]); b < basis_size; ++b) {
+        const std::int32_t j = basis_[b];
+        const double l_ji = r_[j] * r_[row] * cosine(kern_, rows_[j], rows_[row], d_);
+        const double e = (l_ji - dot_f64(c_row(j), ci, b)) / basis_sqrt_d2_[b];
+        ci[b] = e;
+        d2 -= e * e;
+    }
+    d2_[row] = d2;
+    count_[row] = static_cast<std::int32_t>(basis_size);
+}
+
+void DppObjective::add_to_basis(std::int32_t row) {
+    RANKER_INVARIANT(count_[row] == static_cast<std::int32_t>(basis_.size()), "basis item must be caught up");
+    RANKER_INVARIANT(basis_.size() < capacity_, "DPP basis exceeds its capacity");
+    ensure_norm(kern_, rows_[row], d_);
+    basis_.push_back(row);
+    basis_sqrt_d2_.push_back(std::sqrt(d2_[row]));
+}
+
+bool DppObjective::on_selected(std::int32_t l) {
+    if (!fill_) {
+        RANKER_INVARIANT(d2_[l] > kDppEps, "DPP selects only items with d2 > EPS outside fill mode");
+        add_to_basis(l);
+    }
+    return false;
+}
+
+}  // namespace ranker

@@ -1,0 +1,222 @@
+#include "ranker/kernels.h"
+
+#include <cmath>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define RANKER_HAVE_AVX2_VARIANT 1
+#include <immintrin.h>
+#endif
+
+namespace ranker {
+namespace {
+
+double dot_scalar(const float* a, const float* b, std::size_t d) {
+    double s = 0.0;
+    for (std::size_t j = 0; j < d; ++j) s += static_cast<double>(a[j]) * static_cast<double>(b[j]);
+    return s;
+}
+
+double norm2_scalar(const float* e, std::size_t d) {
+    double s = 0.0;
+    for (std::size_t j = 0; j < d; ++j) s += static_cast<double>(e[j]) * static_cast<double>(e[j]);
+    return s;
+}
+
+void dot_norm2_scalar(const double* u, const float* e, std::size_t d, double* dot, double* norm2) {
+    double sd = 0.0, sn = 0.0;
+    for (std::size_t j = 0; j < d; ++j) {
+        const double x = static_cast<double>(e[j]);
+        sd += u[j] * x;
+        sn += x * x;
+    }
+    *dot = sd;
+    *norm2 = sn;
+}
+
+double dot_wide_scalar(const double* u, const float* e, std::size_t d) {
+    double s = 0.0;
+    for (std::size_t j = 0; j < d; ++j) s += u[j] * static_cast<double>(e[j]);
+    return s;
+}
+
+// The oracle accumulates in double (the most accurate of the variants).
+double dot_fast_scalar(const float* u, const float* e, std::size_t d) { return dot_scalar(u, e, d); }
+
+bool all_finite_scalar(const float* e, std::size_t d) {
+    std::uint32_t bad = 0;
+    for (std::size_t j = 0; j < d; ++j) {
+        std::uint32_t bits;
+        std::memcpy(&bits, e + j, sizeof bits);
+        bad |= static_cast<std::uint32_t>((bits & 0x7f800000u) == 0x7f800000u);
+    }
+    return bad == 0;
+}
+
+const KernelTable kScalar{dot_scalar,      norm2_scalar,      dot_norm2_scalar, dot_wide_scalar,
+                          dot_fast_scalar, all_finite_scalar, "scalar"};
+
+#ifdef RANKER_HAVE_AVX2_VARIANT
+#define RANKER_AVX2 __attribute__((target("avx2,fma")))
+
+RANKER_AVX2 inline double hsum(__m256d v) {
+    const __m128d lo = _mm256_castpd256_pd128(v);
+    const __m128d hi = _mm256_extractf128_pd(v, 1);
+    const __m128d s = _mm_add_pd(lo, hi);
+    return _mm_cvtsd_f64(_mm_add_sd(s, _mm_unpackhi_pd(s, s)));
+}
+
+RANKER_AVX2 inline __m256d widen(const float* p) { return _mm256_cvtps_pd(_mm_loadu_ps(p)); }
+
+// Products of two floats are exact in double, so FMA here rounds exactly like mul + add.
+RANKER_AVX2 double dot_avx2(const float* a, const float* b, std::size_t d) {
+    __m256d acc0 = _mm256_setzero_pd(), acc1 = _mm256_setzero_pd();
+    __m256d acc2 = _mm256_setzero_pd(), acc3 = _mm256_setzero_pd();
+    std::size_t j = 0;
+    for (; j + 16 <= d; j += 16) {
+        acc0 = _mm256_fmadd_pd(widen(a + j), widen(b + j), acc0);
+        acc1 = _mm256_fmadd_pd(widen(a + j + 4), widen(b + j + 4), acc1);
+        acc2 = _mm256_fmadd_pd(widen(a + j + 8), widen(b + j + 8), acc2);
+        acc3 = _mm256_fmadd_pd(widen(a + j + 12), widen(b + j + 12), acc3);
+    }
+    for (; j + 4 <= d; j += 4) acc0 = _mm256_fmadd_pd(widen(a + j), widen(b + j), acc0);
+    double s = hsum(_mm256_add_pd(_mm256_add_pd(acc0, acc1), _mm256_add_pd(acc2, acc3)));
+    for (; j < d; ++j) s += static_cast<double>(a[j]) * static_cast<double>(b[j]);
+    return s;
+}
+
+RANKER_AVX2 double norm2_avx2(const float* e, std::size_t d) {
+    __m256d acc0 = _mm256_setzero_pd(), acc1 = _mm256_setzero_pd();
+    __m256d acc2 = _mm256_setzero_pd(), acc3 = _mm256_setzero_pd();
+    std::size_t j = 0;
+    for (; j + 16 <= d; j += 16) {
+        const __m256d x0 = widen(e + j), x1 = widen(e + j + 4), x2 = widen(e + j + 8), x3 = widen(e + j + 12);
+        acc0 = _mm256_fmadd_pd(x0, x0, acc0);
+        acc1 = _mm256_fmadd_pd(x1, x1, acc1);
+        acc2 = _mm256_fmadd_pd(x2, x2, acc2);
+        acc3 = _mm256_fmadd_pd(x3, x3, acc3);
+    }
+    for (; j + 4 <= d; j += 4) {
+        const __m256d x = widen(e + j);
+        acc0 = _mm256_fmadd_pd(x, x, acc0);
+    }
+    double s = hsum(_mm256_add_pd(_mm256_add_pd(acc0, acc1), _mm256_add_pd(acc2, acc3)));
+    for (; j < d; ++j) s += static_cast<double>(e[j]) * static_cast<double>(e[j]);
+    return s;
+}
+
+RANKER_AVX2 void dot_norm2_avx2(const double* u, const float* e, std::size_t d, double* dot, double* norm2) {
+    __m256d d0 = _mm256_setzero_pd(), d1 = _mm256_setzero_pd();
+    __m256d n0 = _mm256_setzero_pd(), n1 = _mm256_setzero_pd();
+    std::size_t j = 0;
+    for (; j + 8 <= d; j += 8) {
+        const __m256d x0 = widen(e + j), x1 = widen(e + j + 4);
+        d0 = _mm256_fmadd_pd(_mm256_loadu_pd(u + j), x0, d0);
+        d1 = _mm256_fmadd_pd(_mm256_loadu_pd(u + j + 4), x1, d1);
+        n0 = _mm256_fmadd_pd(x0, x0, n0);
+        n1 = _mm256_fmadd_pd(x1, x1, n1);
+    }
+    for (; j + 4 <= d; j += 4) {
+        const __m256d x = widen(e + j);
+        d0 = _mm256_fmadd_pd(_mm256_loadu_pd(u + j), x, d0);
+        n0 = _mm256_fmadd_pd(x, x, n0);
+    }
+    double sd = hsum(_mm256_add_pd(d0, d1)), sn = hsum(_mm256_add_pd(n0, n1));
+    for (; j < d; ++j) {
+        const double x = static_cast<double>(e[j]);
+        sd += u[j] * x;
+        sn += x * x;
+    }
+    *dot = sd;
+    *norm2 = sn;
+}
+
+RANKER_AVX2 double dot_wide_avx2(const double* u, const float* e, std::size_t d) {
+    __m256d acc0 = _mm256_setzero_pd(), acc1 = _mm256_setzero_pd();
+    __m256d acc2 = _mm256_setzero_pd(), acc3 = _mm256_setzero_pd();
+    std::size_t j = 0;
+    for (; j + 16 <= d; j += 16) {
+        acc0 = _mm256_fmadd_pd(_mm256_loadu_pd(u + j), widen(e + j), acc0);
+        acc1 = _mm256_fmadd_pd(_mm256_loadu_pd(u + j + 4), widen(e + j + 4), acc1);
+        acc2 = _mm256_fmadd_pd(_mm256_loadu_pd(u + j + 8), widen(e + j + 8), acc2);
+        acc3 = _mm256_fmadd_pd(_mm256_loadu_pd(u + j + 12), widen(e + j + 12), acc3);
+    }
+    for (; j + 4 <= d; j += 4) acc0 = _mm256_fmadd_pd(_mm256_loadu_pd(u + j), widen(e + j), acc0);
+    double s = hsum(_mm256_add_pd(_mm256_add_pd(acc0, acc1), _mm256_add_pd(acc2, acc3)));
+    for (; j < d; ++j) s += u[j] * static_cast<double>(e[j]);
+    return s;
+}
+
+RANKER_AVX2 double dot_fast_avx2(const float* u, const float* e, std::size_t d) {
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+    __m256 acc2 = _mm256_setzero_ps(), acc3 = _mm256_setzero_ps();
+    std::size_t j = 0;
+    for (; j + 32 <= d; j += 32) {
+        acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(u + j), _mm256_loadu_ps(e + j), acc0);
+        acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(u + j + 8), _mm256_loadu_ps(e + j + 8), acc1);
+        acc2 = _mm256_fmadd_ps(_mm256_loadu_ps(u + j + 16), _mm256_loadu_ps(e + j + 16), acc2);
+        acc3 = _mm256_fmadd_ps(_mm256_loadu_ps(u + j + 24), _mm256_loadu_ps(e + j + 24), acc3);
+    }
+    for (; j + 8 <= d; j += 8) acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(u + j), _mm256_loadu_ps(e + j), acc0);
+    // Lanes to double before the final sums, so only the few in-lane float additions round.
+    const __m256 a01 = _mm256_add_ps(acc0, acc1), a23 = _mm256_add_ps(acc2, acc3);
+    const __m256d lo = _mm256_add_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(a01)),
+                                     _mm256_cvtps_pd(_mm256_castps256_ps128(a23)));
+    const __m256d hi = _mm256_add_pd(_mm256_cvtps_pd(_mm256_extractf128_ps(a01, 1)),
+                                     _mm256_cvtps_pd(_mm256_extractf128_ps(a23, 1)));
+    double s = hsum(_mm256_add_pd(lo, hi));
+    for (; j < d; ++j) s += static_cast<double>(u[j]) * static_cast<double>(e[j]);
+    return s;
+}
+
+RANKER_AVX2 bool all_finite_avx2(const float* e, std::size_t d) {
+    const __m256i exponent = _mm256_set1_epi32(0x7f800000);
+    __m256i bad = _mm256_setzero_si256();
+    std::size_t j = 0;
+    for (; j + 8 <= d; j += 8) {
+        const __m256i bits = _mm256_and_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(e + j)), exponent);
+        bad = _mm256_or_si256(bad, _mm256_cmpeq_epi32(bits, exponent));
+    }
+    bool ok = _mm256_testz_si256(bad, bad) != 0;
+    for (; j < d; ++j) ok = ok && std::isfinite(e[j]);
+    return ok;
+}
+
+const KernelTable kAvx2{dot_avx2,      norm2_avx2,      dot_norm2_avx2, dot_wide_avx2,
+                        dot_fast_avx2, all_finite_avx2, "avx2"};
+
+bool cpu_has_avx2_fma() {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+}
+#endif
+
+const KernelTable& choose_kernels() {
+    const char* forced = std::getenv("RANKER_SIMD");
+    if (forced != nullptr && std::strcmp(forced, "scalar") == 0) return kScalar;
+    const KernelTable* fast = avx2_kernels();
+    return fast != nullptr ? *fast : kScalar;
+}
+
+}  // namespace
+
+const KernelTable& scalar_kernels() { return kScalar; }
+
+const KernelTable* avx2_kernels() {
+#ifdef RANKER_HAVE_AVX2_VARIANT
+    static const bool supported = cpu_has_avx2_fma();
+    return supported ? &kAvx2 : nullptr;
+#else
+    return nullptr;
+#endif
+}
+
+const KernelTable& active_kernels() {
+    // Function-local static: initialised once, thread-safely (C++11 magic statics); read-only after.
+    static const KernelTable& chosen = choose_kernels();
+    return chosen;
+}
+
+}  // namespace ranker

@@ -1,0 +1,98 @@
+#include "ranker/score.h"
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+
+#include "ranker/kernels.h"
+#include "ranker/validate.h"
+
+namespace ranker {
+
+ActiveTags active_tags(const UserView& u, const Policy& p) {
+    std::vector<std::int32_t> deleted(u.deleted_tags, u.deleted_tags + u.deleted_count);
+    std::sort(deleted.begin(), deleted.end());
+    std::vector<index_t> order;
+    for (index_t i = 0; i < u.tag_count; ++i) {
+        const std::int32_t id = u.tag_ids[i];
+        if (u.tag_weights[i] == 0.0) continue;
+        if (std::binary_search(deleted.begin(), deleted.end(), id)) continue;
+        if (std::binary_search(p.forbidden_tags.begin(), p.forbidden_tags.end(), id)) continue;
+        order.push_back(i);
+    }
+    std::sort(order.begin(), order.end(), [&](index_t a, index_t b) { return u.tag_ids[a] < u.tag_ids[b]; });
+    ActiveTags out;
+    for (index_t i : order) {
+        out.ids.push_back(u.tag_ids[i]);
+        out.weights.push_back(u.tag_weights[i]);
+        const std::uint32_t bit = static_cast<std::uint32_t>(u.tag_ids[i]) & 4095u;
+        out.filter[bit >> 6] |= std::uint64_t{1} << (bit & 63u);
+    }
+    return out;
+}
+
+void embedding_pass(const CandidatesView& c, const float* u, const std::uint8_t* want_dot, double* dot) {
+    const KernelTable& kern = active_kernels();
+    const std::size_t d = static_cast<std::size_t>(c.d);
+    for (index_t i = 0; i < c.n; ++i) {
+        const float* e = c.embedding + i * c.d;
+        if (want_dot[i]) {
+            double v = kern.dot_fast(u, e, d);
+            if (!std::isfinite(v)) {
+                // Either a non-finite entry or a float overflow of huge finite entries: the
+                // double kernel cannot overflow (|x * y| < 1.2e77 per term), so it decides.
+                v = kern.dot(u, e, d);
+                if (!std::isfinite(v)) fail_embedding_row(c, i);
+            }
+            dot[i] = v;
+        } else if (!kern.all_finite(e, d)) {
+            fail_embedding_row(c, i);
+        }
+    }
+}
+
+namespace {
+[[noreturn]] void fail_score_overflow(index_t i) {
+    // Inputs are finite, but their weighted sum overflowed double: refuse rather than rank by inf/NaN.
+    fail("candidates.embedding", "the score of candidate " + std::to_string(i) +
+                                     " overflows (not finite); rescale the embeddings, prior or policy weights");
+}
+}  // namespace
+
+void compute_scores(const CandidatesView& c, const UserView& u, const Policy& p, const ActiveTags& tags,
+                    const std::uint8_t* drop, const double* dot, double* scores, std::uint8_t* tag_match) {
+    const bool use_tags = u.personalized && c.tag_indptr != nullptr && !tags.ids.empty();
+    // stamp[t] = last item that counted active tag t, so a tag listed twice on an item counts once.
+    std::vector<index_t> stamp(tags.ids.size(), -1);
+    for (index_t i = 0; i < c.n; ++i) {
+        if (drop[i] != kEligible) continue;
+        const double prior_term = p.w_prior * static_cast<double>(c.prior[i]);
+        if (!u.personalized) {
+            scores[i] = prior_term;
+            tag_match[i] = 0;
+            if (!std::isfinite(scores[i])) fail_score_overflow(i);
+            continue;
+        }
+        double tag_sum = 0.0;
+        std::uint8_t matched = 0;
+        if (use_tags) {
+            for (std::int64_t j = c.tag_indptr[i]; j < c.tag_indptr[i + 1]; ++j) {
+                if (!tags.maybe_contains(c.tag_ids[j])) continue;
+                const auto it = std::lower_bound(tags.ids.begin(), tags.ids.end(), c.tag_ids[j]);
+                if (it == tags.ids.end() || *it != c.tag_ids[j]) continue;
+                const std::size_t t = static_cast<std::size_t>(it - tags.ids.begin());
+                if (stamp[t] == i) continue;
+                stamp[t] = i;
+                tag_sum += tags.weights[t];
+                matched = 1;
+            }
+        }
+        // dot[i] is only computed when w_rel != 0 (embedding_pass); w_rel * dot would be 0 anyway.
+        const double relevance_term = p.w_rel != 0.0 ? p.w_rel * dot[i] : 0.0;
+        scores[i] = relevance_term + p.w_tag * tag_sum + prior_term;
+        tag_match[i] = matched;
+        if (!std::isfinite(scores[i])) fail_score_overflow(i);
+    }
+}
+
+}  // namespace ranker

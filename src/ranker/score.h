@@ -1,0 +1,40 @@
+// Step 2: scores of eligible items, and the one pass over every embedding row that both
+// validates it (a double sum of float products is finite iff every entry is finite) and
+// computes what later steps need (dot with the user, squared norm).
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "ranker/types.h"
+
+namespace ranker {
+
+// The user's interest tags that may reach a score: minus deleted tags, minus the policy's
+// forbidden tags, minus zero weights; sorted by id.
+struct ActiveTags {
+    std::vector<std::int32_t> ids;
+    std::vector<double> weights;
+    // Bit (id mod 4096) set for every active id: most item tags are not interests, and one
+    // predictable bit test rejects them before the branchy binary search.
+    std::uint64_t filter[64] = {};
+
+    bool maybe_contains(std::int32_t id) const {
+        const std::uint32_t bit = static_cast<std::uint32_t>(id) & 4095u;
+        return (filter[bit >> 6] >> (bit & 63u)) & 1u;
+    }
+};
+ActiveTags active_tags(const UserView& u, const Policy& p);
+
+// One pass over all n rows: validates every row (throws InvalidInput naming
+// candidates.embedding for the first row holding a non-finite value, whatever its drop code)
+// and stores dot[i] = <u, e_i> for rows with want_dot[i] != 0. Norms are not computed here:
+// the diversity objectives compute them for the few rows they evaluate.
+void embedding_pass(const CandidatesView& c, const float* u, const std::uint8_t* want_dot, double* dot);
+
+// scores[i] for eligible rows (drop[i] == 0); tag_match[i] = 1 when the item carries an active
+// tag (only meaningful when personalized). dot: from embedding_pass (read when personalized).
+void compute_scores(const CandidatesView& c, const UserView& u, const Policy& p, const ActiveTags& tags,
+                    const std::uint8_t* drop, const double* dot, double* scores, std::uint8_t* tag_match);
+
+}  // namespace ranker

@@ -1,0 +1,403 @@
+#include "ranker/select.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "ranker/diversity.h"
+
+namespace ranker {
+namespace {
+
+struct HeapEntry {
+    double key;
+    std::int32_t local;
+};
+// Max-heap order: larger key first, then lower local (= lower candidate index).
+struct HeapLess {
+    bool operator()(const HeapEntry& a, const HeapEntry& b) const {
+        return a.key < b.key || (a.key == b.key && a.local > b.local);
+    }
+};
+
+struct PlacedPin {
+    std::int64_t slot;
+    std::int32_t candidate;
+    std::size_t policy_index;
+};
+
+// Everything the slot loop needs besides the objective.
+struct SlotState {
+    const CandidatesView& c;
+    const Policy& p;
+    std::int64_t k;
+    const HistoryView* history;
+    std::vector<std::int32_t> pool;   // local -> candidate index, ascending
+    std::vector<PlacedPin> placed;    // slot order
+    std::int64_t horizon = 0;         // slots [0, horizon) are tracked on the board
+    std::vector<std::int32_t> board;  // slot -> candidate (pins ahead included), -1 = empty
+    bool share_rule = false;
+    std::int64_t share_cap = 0;
+    IdTable share_counts;             // category -> filled slots on this page (pins + selected)
+    std::int64_t remaining = 0, remaining_harmful = 0, remaining_featured_not_harmful = 0;
+    std::int64_t featured_in_key = 0;  // FEATURED among selected key slots and pins in key slots
+
+    SlotState(const CandidatesView& c_, const Policy& p_, std::int64_t k_, const HistoryView* h_, index_t share_keys)
+        : c(c_), p(p_), k(k_), history(h_), share_counts(share_keys) {}
+
+    std::uint32_t flags(std::int32_t cand) const { return c.flags != nullptr ? c.flags[cand] : 0u; }
+
+    // One scatter window rule (category or author) at the current slot: the values of the
+    // filled slots around t, copied once per slot, and a small per-slot cache of answers (items
+    // that wait for a slot often share a category).
+    struct Window {
+        const std::int32_t* page_col = nullptr;
+        const std::int32_t* history_col = nullptr;
+        std::int64_t w = 0, m = 0;
+        std::vector<std::int32_t> value;  // [2w - 1]: slots t - w + 1 .. t + w - 1
+        std::vector<std::uint8_t> filled;
+        struct CacheEntry {
+            std::int64_t slot = -1;
+            std::int32_t value = 0;
+            bool allows = false;
+        };
+        CacheEntry cache[64];
+
+        void prepare(const SlotState& st, std::int64_t t) {
+            if (w <= 0) return;
+            value.assign(static_cast<std::size_t>(2 * w - 1), 0);
+            filled.assign(static_cast<std::size_t>(2 * w - 1), 0);
+            const std::int64_t h = st.history != nullptr ? st.history->h : 0;
+            for (std::int64_t q = 0; q < 2 * w - 1; ++q) {
+                const std::int64_t s = t - w + 1 + q;
+                if (s == t) continue;
+                if (s < 0) {
+                    const std::int64_t row = h + s;
+                    if (row >= 0 && history_col != nullptr) {
+                        value[q] = history_col[row];
+                        filled[q] = 1;
+                    }
+                } else if (s < st.horizon) {
+                    const std::int32_t cand = st.board[static_cast<std::size_t>(s)];
+                    if (cand >= 0) {
+                        value[q] = page_col[cand];
+                        filled[q] = 1;
+                    }
+                }
+            }
+        }
+
+        // Every window [a, a + w - 1] containing t holds at most m - 1 other slots with v.
+        bool allows(std::int32_t v, std::int64_t t) {
+            if (w <= 0) return true;
+            CacheEntry& e = cache[static_cast<std::uint32_t>(v) & 63u];
+            if (e.slot == t && e.value == v) return e.allows;
+            const std::int64_t span = 2 * w - 1;
+            auto match = [&](std::int64_t q) { return (filled[q] && value[q] == v) ? 1 : 0; };
+            std::int64_t count = 0;
+            for (std::int64_t q = 0; q < w; ++q) count += match(q);
+            bool ok = count + 1 <= m;
+            for (std::int64_t q = w; ok && q < span; ++q) {
+                count += match(q) - match(q - w);
+                ok = count + 1 <= m;
+            }
+            e = {t, v, ok};
+            return ok;
+        }
+    };
+    Window category_window, author_window;
+
+    void prepare_slot(std::int64_t t) {
+        category_window.prepare(*this, t);
+        author_window.prepare(*this, t);
+    }
+
+    bool scatter_allows(std::int32_t cand, std::int64_t t) {
+        if (p.category_window > 0 && !category_window.allows(c.category[cand], t)) return false;
+        if (p.author_window > 0 && !author_window.allows(c.author[cand], t)) return false;
+        if (share_rule && share_counts.count(c.category[cand]) + 1 > share_cap) return false;
+        return true;
+    }
+};
+
+template <class Objective>
+void run_slots(SlotState& st, Objective& obj, SelectionResult& out) {
+    const std::int32_t pool_size = static_cast<std::int32_t>(st.pool.size());
+    const HeapLess ranks_below{};
+    std::vector<HeapEntry> heap;
+    heap.reserve(static_cast<std::size_t>(pool_size) + 1);
+    for (std::int32_t l = 0; l < pool_size; ++l) heap.push_back({obj.key(l), l});
+    std::make_heap(heap.begin(), heap.end(), ranks_below);
+    // Items that were not allowed at an earlier slot, best first. Their keys cannot change
+    // while they wait (only an allowed item is refreshed), so the list stays sorted and is
+    // merged with the heap instead of being pushed back into it at every slot.
+    std::vector<HeapEntry> aside, next_aside;
+    aside.reserve(static_cast<std::size_t>(pool_size));
+    next_aside.reserve(static_cast<std::size_t>(pool_size));
+
+    auto push = [&](std::int32_t l) {
+        heap.push_back({obj.key(l), l});
+        std::push_heap(heap.begin(), heap.end(), ranks_below);
+    };
+    auto rekey_all = [&]() {
+        for (HeapEntry& e : heap) e.key = obj.key(e.local);
+        std::make_heap(heap.begin(), heap.end(), ranks_below);
+        for (HeapEntry& e : aside) e.key = obj.key(e.local);
+        std::sort(aside.begin(), aside.end(), [&](const HeapEntry& x, const HeapEntry& y) { return ranks_below(y, x); });
+    };
+
+    // Visits heap and aside items in (key desc, local asc) order. An item that `allowed`
+    // refuses goes to next_aside (still in order); a stale allowed item is refreshed and
+    // pushed back; the first fresh allowed item is returned (-1 when everything was refused).
+    auto scan = [&](auto&& allowed) -> std::int32_t {
+        next_aside.clear();
+        std::size_t pos = 0;
+        for (;;) {
+            HeapEntry e;
+            if (pos < aside.size() && (heap.empty() || !ranks_below(aside[pos], heap.front()))) {
+                e = aside[pos++];
+            } else if (!heap.empty()) {
+                std::pop_heap(heap.begin(), heap.end(), ranks_below);
+                e = heap.back();
+                heap.pop_back();
+            } else {
+                aside.swap(next_aside);
+                return -1;
+            }
+            const std::int32_t l = e.local;
+            if (!allowed(l)) {
+                next_aside.push_back(e);  // a refused item needs no refresh
+                continue;
+            }
+            if (!obj.fresh(l)) {
+                obj.refresh(l);
+                push(l);
+                continue;
+            }
+            next_aside.insert(next_aside.end(), aside.begin() + static_cast<std::ptrdiff_t>(pos), aside.end());
+            aside.swap(next_aside);
+            return l;
+        }
+    };
+
+    // Key slots beyond the page do not exist: the quota counts open key slots below k.
+    const std::int64_t key_count = std::min(st.p.key_count, st.k);
+    std::size_t next_pin = 0;
+    std::int64_t t = 0;
+    for (; t < st.k; ++t) {
+        if (next_pin < st.placed.size() && st.placed[next_pin].slot == t) {
+            out.slot_candidate.push_back(st.placed[next_pin].candidate);
+            out.slot_reasons.push_back(kReasonEditorial);
+            ++next_pin;
+            continue;
+        }
+        const bool key_slot = t < key_count;
+        const std::int64_t hard_size = st.remaining - (key_slot ? st.remaining_harmful : 0);
+        if (hard_size == 0) break;  // selection ends; pins at slots >= t become UNREACHED
+        RANKER_INVARIANT(t < st.horizon, "a reachable slot lies inside the board");
+        st.prepare_slot(t);
+
+        bool featured_only = false;
+        if (key_slot && st.p.featured_min > 0) {
+            std::int64_t pinned_key_slots_ahead = 0;
+            for (const PlacedPin& pin : st.placed)
+                if (pin.slot >= t && pin.slot < key_count) ++pinned_key_slots_ahead;
+            const std::int64_t open = (key_count - t) - pinned_key_slots_ahead;
+            featured_only = st.p.featured_min - st.featured_in_key >= open && st.remaining_featured_not_harmful > 0;
+        }
+        auto hard_allows = [&](std::int32_t l) {
+            const std::uint32_t f = st.flags(st.pool[static_cast<std::size_t>(l)]);
+            if (key_slot && (f & kFlagHarmful)) return false;
+            if (featured_only && !(f & kFlagFeatured)) return false;
+            return true;
+        };
+        auto ok_allows = [&](std::int32_t l) {
+            return hard_allows(l) && st.scatter_allows(st.pool[static_cast<std::size_t>(l)], t);
+        };
+        // ok, or when ok is empty the hard set with the scatter caps relaxed (never the hard rules).
+        auto pick = [&](bool& relaxed) -> std::int32_t {
+            relaxed = false;
+            const std::int32_t l = scan(ok_allows);
+            if (l >= 0) return l;
+            relaxed = true;
+            return scan(hard_allows);
+        };
+
+        bool relaxed = false;
+        std::int32_t chosen = pick(relaxed);
+        RANKER_INVARIANT(chosen >= 0, "a non-empty hard set always yields an item");
+        if (obj.wants_fill(chosen)) {
+            // DPP: the best allowed marginal gain is <= EPS; this and every later slot use scores.
+            obj.start_fill();
+            heap.push_back({0.0, chosen});
+            heap.insert(heap.end(), aside.begin(), aside.end());
+            aside.clear();
+            rekey_all();
+            chosen = pick(relaxed);
+            RANKER_INVARIANT(chosen >= 0, "a non-empty hard set always yields an item");
+        }
+
+        const std::int32_t cand = st.pool[static_cast<std::size_t>(chosen)];
+        const std::uint32_t f = st.flags(cand);
+        st.board[static_cast<std::size_t>(t)] = cand;
+        out.slot_candidate.push_back(cand);
+        out.slot_reasons.push_back(obj.slot_reason() | (relaxed ? kReasonScatterRelaxed : 0u));
+        --st.remaining;
+        if (f & kFlagHarmful) {
+            --st.remaining_harmful;
+        } else if (f & kFlagFeatured) {
+            --st.remaining_featured_not_harmful;
+        }
+        if (key_slot && (f & kFlagFeatured)) ++st.featured_in_key;
+        if (st.share_rule) st.share_counts.add(st.c.category[cand], 1);
+        if (obj.on_selected(chosen)) rekey_all();
+    }
+    for (std::size_t q = next_pin; q < st.placed.size(); ++q) out.pin_status[st.placed[q].policy_index] = kPinUnreached;
+}
+
+}  // namespace
+
+void select_slots(const SelectionInput& in, SelectionResult& out) {
+    const CandidatesView& c = *in.candidates;
+    const Policy& p = *in.policy;
+    const std::int64_t k = in.k;
+    const std::uint32_t* flags = c.flags;
+    auto flag_of = [&](std::int32_t i) { return flags != nullptr ? flags[i] : 0u; };
+
+    out.slot_candidate.clear();
+    out.slot_reasons.clear();
+    out.pin_status.assign(p.pins.size(), kPinPlaced);
+
+    // Pins: every pinned item stays out of the open slots, whatever its pin status.
+    std::vector<std::uint8_t> pinned(static_cast<std::size_t>(c.n), 0);
+    std::vector<PlacedPin> placed;
+    for (std::size_t q = 0; q < p.pins.size(); ++q) {
+        const Pin& pin = p.pins[q];
+        const std::int32_t i = in.first_index->find(pin.item_id);
+        std::uint8_t status;
+        if (i == FirstIndexTable::kAbsent) {
+            status = kPinNotInCandidates;
+        } else {
+            pinned[static_cast<std::size_t>(i)] = 1;
+            if (in.drop[i] != kEligible) {
+                status = kPinIneligible;
+            } else if (pin.slot >= k) {
+                status = kPinBeyondK;
+            } else if ((flag_of(i) & kFlagHarmful) && pin.slot < p.key_count) {
+                status = kPinHarmfulInKeySlot;
+            } else {
+                status = kPinPlaced;
+                placed.push_back({pin.slot, i, q});
+            }
+        }
+        out.pin_status[q] = status;
+    }
+    std::sort(placed.begin(), placed.end(), [](const PlacedPin& a, const PlacedPin& b) { return a.slot < b.slot; });
+
+    // Pool: eligible, unpinned; optionally only the best M by (score desc, index asc).
+    std::vector<std::int32_t> pool;
+    pool.reserve(static_cast<std::size_t>(c.n));
+    for (index_t i = 0; i < c.n; ++i)
+        if (in.drop[i] == kEligible && !pinned[static_cast<std::size_t>(i)]) pool.push_back(static_cast<std::int32_t>(i));
+    if (p.candidates > 0 && static_cast<std::int64_t>(pool.size()) > p.candidates) {
+        const double* s = in.scores;
+        std::vector<std::int32_t> best = pool;
+        std::nth_element(best.begin(), best.begin() + p.candidates, best.end(), [s](std::int32_t a, std::int32_t b) {
+            return s[a] > s[b] || (s[a] == s[b] && a < b);
+        });
+        std::vector<std::uint8_t> keep(static_cast<std::size_t>(c.n), 0);
+        for (std::int64_t j = 0; j < p.candidates; ++j) keep[static_cast<std::size_t>(best[j])] = 1;
+        std::size_t w = 0;
+        for (std::int32_t i : pool)
+            if (keep[static_cast<std::size_t>(i)]) pool[w++] = i;
+        pool.resize(w);
+    }
+    const std::int32_t pool_size = static_cast<std::int32_t>(pool.size());
+
+    // The loop can only reach slot pool + pins (each open slot consumes one pool item); windows
+    // look up to max_window - 1 slots ahead of t, so that is all the board must hold.
+    const std::int64_t max_window = std::max(p.category_window, p.author_window);
+    const std::int64_t reach = static_cast<std::int64_t>(pool.size()) + static_cast<std::int64_t>(placed.size()) + 1 + max_window;
+    const std::int64_t horizon = std::min(k, reach);
+
+    const bool share_rule = p.category_share < 1.0;
+    const index_t share_keys = share_rule ? static_cast<index_t>(placed.size()) + std::min<std::int64_t>(k, pool_size) : 0;
+    SlotState st(c, p, k, in.history, share_keys);
+    st.pool = std::move(pool);
+    st.placed = placed;
+    st.horizon = horizon;
+    st.board.assign(static_cast<std::size_t>(std::max<std::int64_t>(0, horizon)), -1);
+    for (const PlacedPin& pin : placed)
+        if (pin.slot < horizon) st.board[static_cast<std::size_t>(pin.slot)] = pin.candidate;
+    st.share_rule = share_rule;
+    st.category_window.page_col = c.category;
+    st.category_window.history_col = in.history != nullptr ? in.history->categories : nullptr;
+    st.category_window.w = p.category_window;
+    st.category_window.m = p.category_max;
+    st.author_window.page_col = c.author;
+    st.author_window.history_col = in.history != nullptr ? in.history->authors : nullptr;
+    st.author_window.w = p.author_window;
+    st.author_window.m = p.author_max;
+    if (share_rule) {
+        st.share_cap = std::max<std::int64_t>(
+            1, static_cast<std::int64_t>(std::floor(p.category_share * static_cast<double>(k) + 1e-9)));
+        for (const PlacedPin& pin : placed) st.share_counts.add(c.category[pin.candidate], 1);
+    }
+    for (const PlacedPin& pin : placed)  // placed pins have slot < k
+        if (pin.slot < p.key_count && (flag_of(pin.candidate) & kFlagFeatured)) ++st.featured_in_key;
+    st.remaining = pool_size;
+    for (std::int32_t i : st.pool) {
+        const std::uint32_t f = flag_of(i);
+        if (f & kFlagHarmful) {
+            ++st.remaining_harmful;
+        } else if (f & kFlagFeatured) {
+            ++st.remaining_featured_not_harmful;
+        }
+    }
+
+    // Per-local views of what the objectives read.
+    std::vector<double> pool_scores(static_cast<std::size_t>(pool_size));
+    for (std::int32_t l = 0; l < pool_size; ++l) pool_scores[l] = in.scores[st.pool[l]];
+    const std::size_t d = static_cast<std::size_t>(c.d);
+    auto row_of = [&](std::int32_t i) {
+        return EmbeddingRef{c.embedding + static_cast<std::size_t>(i) * d, -1.0};  // norm computed on demand
+    };
+    std::vector<EmbeddingRef> pool_rows;
+    if (p.method != Method::kNone) {
+        pool_rows.reserve(static_cast<std::size_t>(pool_size));
+        for (std::int32_t i : st.pool) pool_rows.push_back(row_of(i));
+    }
+
+    switch (p.method) {
+        case Method::kNone: {
+            ScoreObjective obj(pool_scores.data());
+            run_slots(st, obj, out);
+            break;
+        }
+        case Method::kMmr: {
+            std::vector<EmbeddingRef> before;  // P at the first slot: history, then every placed pin
+            const HistoryView* h = in.history;
+            if (h != nullptr && h->embeddings != nullptr)
+                for (index_t r = 0; r < h->h; ++r) before.push_back({h->embeddings + static_cast<std::size_t>(r) * d, -1.0});
+            for (const PlacedPin& pin : placed) before.push_back(row_of(pin.candidate));
+            MmrObjective obj(p.mmr_lambda, d, pool_scores.data(), pool_rows.data(), pool_size, std::move(before));
+            run_slots(st, obj, out);
+            break;
+        }
+        case Method::kDpp: {
+            std::vector<EmbeddingRef> pin_rows;
+            std::vector<double> pin_scores;
+            for (const PlacedPin& pin : placed) {
+                pin_rows.push_back(row_of(pin.candidate));
+                pin_scores.push_back(in.scores[pin.candidate]);
+            }
+            const std::int64_t capacity = std::min<std::int64_t>(k, pool_size + static_cast<std::int64_t>(placed.size()));
+            DppObjective obj(p.dpp_alpha, d, pool_scores.data(), pool_rows.data(), pool_size, pin_rows, pin_scores,
+                             capacity);
+            run_slots(st, obj, out);
+            break;
+        }
+    }
+}
+
+}  // namespace ranker

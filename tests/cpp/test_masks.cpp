@@ -1,0 +1,127 @@
+#include "check.h"
+#include "fixture.h"
+#include "ranker/masks.h"
+#include "ranker/pipeline.h"
+#include "ranker/validate.h"
+
+using namespace ranker;
+using ranker_test::Request;
+
+TEST(masks, curfew_wraps_around_midnight) {
+    // 22:00 -> 06:00
+    CHECK(!in_curfew(1320, 360, 1319));
+    CHECK(in_curfew(1320, 360, 1320));
+    CHECK(in_curfew(1320, 360, 1439));
+    CHECK(in_curfew(1320, 360, 0));
+    CHECK(in_curfew(1320, 360, 359));
+    CHECK(!in_curfew(1320, 360, 360));
+    // 13:00 -> 14:00, no wrap
+    CHECK(!in_curfew(780, 840, 779));
+    CHECK(in_curfew(780, 840, 780));
+    CHECK(!in_curfew(780, 840, 840));
+    // start == end: never
+    CHECK(!in_curfew(600, 600, 600));
+}
+
+TEST(masks, daily_limit_bands) {
+    Policy p;
+    p.daily_keys = {8, 16, 18};
+    p.daily_minutes = {40, 60, 120};
+    UserView u;
+    u.minor_mode = true;
+    u.local_minute = 12 * 60;
+    u.age = 10;
+    u.usage_minutes_today = 59;
+    CHECK(request_status(u, p) == kStatusOk);
+    u.usage_minutes_today = 60;
+    CHECK(request_status(u, p) == kStatusDailyLimit);
+    u.age = -1;  // unknown: strictest band (40)
+    u.usage_minutes_today = 40;
+    CHECK(request_status(u, p) == kStatusDailyLimit);
+    u.age = 18;  // at or above every key: no limit
+    u.usage_minutes_today = 100000;
+    CHECK(request_status(u, p) == kStatusOk);
+    u.local_minute = 23 * 60;  // curfew wins over the limit
+    CHECK(request_status(u, p) == kStatusCurfew);
+    u.minor_mode = false;
+    CHECK(request_status(u, p) == kStatusOk);
+}
+
+// One item per rule, plus items that trip several rules (the first in pipeline order wins).
+TEST(masks, drop_codes_follow_pipeline_order) {
+    Request r;
+    r.d = 1;
+    r.add({1}, 1);                                          // 0 eligible
+    r.add({1}, 1);                                          // 1 duplicate of 0 (set below)
+    r.add({1}, 1, 0, kFlagBlocked | kFlagSynthetic);        // 2 blocked beats synthetic
+    r.add({1}, 1, 0, kFlagSynthetic);                       // 3 unlabeled synthetic
+    r.add({1}, 1, 0, kFlagSynthetic | kFlagSyntheticLabeled);  // 4 labeled: fine
+    r.add({1}, 1, 0, kFlagHarmful);                         // 5 minor harmful (min_age below)
+    r.add({1}, 1);                                          // 6 minor age (min_age 18) beats risk
+    r.add({1}, 1);                                          // 7 fraud risk
+    r.add({1}, 1);                                          // 8 price parity
+    r.add({1}, 1);                                          // 9 deleted tag
+    r.add({1}, 1);                                          // 10 seen
+    r.add({1}, 1, 0, kFlagBlocked);                         // 11 duplicate of 10 beats blocked
+    r.item_id[1] = r.item_id[0];
+    r.item_id[11] = r.item_id[10];
+    const std::size_t n = r.item_id.size();
+    r.min_age.assign(n, 0);
+    r.min_age[6] = 18;
+    r.fraud_risk.assign(n, 0.1f);
+    r.fraud_risk[6] = 0.9f;
+    r.fraud_risk[7] = 0.9f;
+    r.offered.assign(n, 10.0);
+    r.reference.assign(n, 10.0);
+    r.offered[8] = 10.5;
+    r.offered[9] = std::nan("");  // no price: never a parity violation
+    r.tag_indptr.assign(n + 1, 0);
+    for (std::size_t i = 0; i < n; ++i) {
+        r.tag_ids.push_back(i == 9 ? 42 : 1);
+        r.tag_indptr[i + 1] = static_cast<std::int64_t>(r.tag_ids.size());
+    }
+    r.deleted = {42};
+    r.seen = {r.item_id[10], 999999};
+    r.user_flags.minor_mode = true;
+    r.user_flags.age = 12;
+    r.user_flags.local_minute = 12 * 60;
+    r.user_flags.usage_minutes_today = 0;
+    Policy p = ranker_test::prior_policy(5);
+    p.max_risk = 0.5;
+    p.price_action = PriceAction::kDrop;
+    p.abs_tol = 0.1;
+    p.rel_tol = 0.01;  // 10.5 vs 10: |0.5| > 0.1 + 0.1
+    p.deletion_suppress = true;
+    validate_policy(p);
+    const RankOutput out = rank(r.candidates(), r.user(), p, 5, nullptr);
+    const std::vector<std::uint8_t> expected = {kEligible,     kDropDuplicate,  kDropBlocked,     kDropUnlabeledSynthetic,
+                                                kEligible,     kDropMinorHarmful, kDropMinorAge,  kDropFraudRisk,
+                                                kDropPriceParity, kDropDeletedTag, kDropSeen,     kDropDuplicate};
+    CHECK(out.drop_codes == expected);
+    CHECK(out.counts[kEligible] == 2);
+    CHECK(out.counts[kDropDuplicate] == 2);
+    CHECK(out.counts[kDropSeen] == 1);
+    CHECK(out.status == kStatusOk);
+    CHECK(out.indices.size() == 2);
+
+    // Opted out: deleted tags must not matter at all.
+    r.user_flags.personalized = false;
+    const RankOutput opted_out = rank(r.candidates(), r.user(), p, 5, nullptr);
+    CHECK(opted_out.drop_codes[9] == kEligible);
+
+    // Curfew: no slots, drop codes still recorded, pins NOT_SERVED.
+    r.user_flags.local_minute = 23 * 60;
+    p.pins = {{r.item_id[0], 0}};
+    const RankOutput curfew = rank(r.candidates(), r.user(), p, 5, nullptr);
+    CHECK(curfew.status == kStatusCurfew);
+    CHECK(curfew.indices.empty());
+    CHECK(curfew.drop_codes[2] == kDropBlocked);
+    CHECK(curfew.pin_status.size() == 1 && curfew.pin_status[0] == kPinNotServed);
+}
+
+TEST(masks, price_parity_is_exact_double) {
+    // 0.1 + 0.2 * 1.0 = 0.30000000000000004 in double; |1.3 - 1.0| = 0.30000000000000004 too.
+    CHECK(!violates_parity(1.3, 1.0, 0.1, 0.2));
+    CHECK(violates_parity(1.31, 1.0, 0.1, 0.2));
+    CHECK(!violates_parity(5.0, 5.0, 0.0, 0.0));
+}

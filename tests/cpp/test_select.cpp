@@ -1,0 +1,131 @@
+#include "check.h"
+#include "fixture.h"
+#include "ranker/pipeline.h"
+#include "ranker/validate.h"
+
+using namespace ranker;
+using ranker_test::Request;
+
+namespace {
+std::vector<std::int64_t> ranked(Request& r, Policy p, std::int64_t k, const HistoryView* h = nullptr) {
+    validate_policy(p);
+    return rank(r.candidates(), r.user(), p, k, h).indices;
+}
+}  // namespace
+
+TEST(select, category_window_interleaves) {
+    Request r;
+    r.d = 1;
+    r.add({1}, 4, 7);
+    r.add({1}, 3, 7);
+    r.add({1}, 2, 8);
+    r.add({1}, 1, 8);
+    Policy p = ranker_test::prior_policy(4);
+    p.category_window = 2;
+    p.category_max = 1;
+    CHECK((ranked(r, p, 4) == std::vector<std::int64_t>{0, 2, 1, 3}));
+}
+
+TEST(select, window_relaxes_when_nothing_fits) {
+    Request r;
+    r.d = 1;
+    r.add({1}, 3, 7);
+    r.add({1}, 2, 7);
+    r.add({1}, 1, 7);
+    Policy p = ranker_test::prior_policy(3);
+    p.category_window = 2;
+    p.category_max = 1;
+    validate_policy(p);
+    const RankOutput out = rank(r.candidates(), r.user(), p, 3, nullptr);
+    CHECK((out.indices == std::vector<std::int64_t>{0, 1, 2}));
+    CHECK(!(out.reasons[0] & kReasonScatterRelaxed));
+    CHECK(out.reasons[1] & kReasonScatterRelaxed);
+    CHECK(out.reasons[2] & kReasonScatterRelaxed);
+}
+
+TEST(select, window_continues_from_history_and_sees_pins_ahead) {
+    Request r;
+    r.d = 1;
+    r.add({1}, 5, 7);  // 0
+    r.add({1}, 4, 8);  // 1
+    r.add({1}, 3, 9);  // 2
+    r.add({1}, 2, 8);  // 3: pinned at slot 1
+    Policy p = ranker_test::prior_policy(3);
+    p.category_window = 2;
+    p.category_max = 1;
+    p.pins = {{r.item_id[3], 1}};
+    r.history_categories = {7};  // the previous page ended with category 7
+    r.history_authors = {0};
+    const HistoryView h = r.history();
+    // slot 0: item 0 (cat 7) collides with history; item 1 (cat 8) collides with the pin at slot 1
+    // -> item 2. slot 1: pin. slot 2: item 0 (cat 7; window [1,2] holds cat 8 only).
+    CHECK((ranked(r, p, 3, &h) == std::vector<std::int64_t>{2, 3, 0}));
+}
+
+TEST(select, author_window_and_share_cap) {
+    Request r;
+    r.d = 1;
+    for (int i = 0; i < 6; ++i) r.add({1}, static_cast<float>(10 - i), i < 4 ? 1 : 2);
+    Policy p = ranker_test::prior_policy(4);
+    p.category_share = 0.5;  // cap = floor(0.5 * 4) = 2 per category
+    CHECK((ranked(r, p, 4) == std::vector<std::int64_t>{0, 1, 4, 5}));
+    r.author = {3, 3, 4, 4, 5, 5};
+    Policy q = ranker_test::prior_policy(4);
+    q.author_window = 2;
+    q.author_max = 1;
+    CHECK((ranked(r, q, 4) == std::vector<std::int64_t>{0, 2, 1, 3}));
+}
+
+TEST(select, harmful_out_of_key_slots_and_featured_quota) {
+    Request r;
+    r.d = 1;
+    r.add({1}, 9, 0, kFlagHarmful);   // 0
+    r.add({1}, 8);                    // 1
+    r.add({1}, 7);                    // 2
+    r.add({1}, 6, 0, kFlagFeatured);  // 3
+    r.add({1}, 5);                    // 4
+    Policy p = ranker_test::prior_policy(5);
+    p.key_count = 3;
+    p.featured_min = 1;
+    // slot 0: 1 (0 is harmful). slot 1: 2 (quota: need 1, open 2). slot 2: only featured (3).
+    // slot 3: harmful 0 allowed now. slot 4: 4.
+    validate_policy(p);
+    const RankOutput out = rank(r.candidates(), r.user(), p, 5, nullptr);
+    CHECK((out.indices == std::vector<std::int64_t>{1, 2, 3, 0, 4}));
+    CHECK(out.reasons[2] & kReasonFeatured);
+}
+
+TEST(select, pins_statuses_and_unreached) {
+    Request r;
+    r.d = 1;
+    r.add({1}, 5);                    // 0
+    r.add({1}, 4, 0, kFlagBlocked);   // 1 ineligible
+    r.add({1}, 3, 0, kFlagHarmful);   // 2 harmful
+    r.add({1}, 2);                    // 3
+    Policy p = ranker_test::prior_policy(4);
+    p.key_count = 1;
+    p.pins = {{r.item_id[3], 0}, {r.item_id[1], 1}, {12345, 2}, {r.item_id[2], 0 + 9}, {r.item_id[0], 3}};
+    validate_policy(p);
+    RankOutput out = rank(r.candidates(), r.user(), p, 4, nullptr);
+    // item 2 is pinned beyond k, so it stays out of open slots; the pool is empty, so slot 1 ends
+    // the page and the pin at slot 3 is unreached.
+    CHECK((out.indices == std::vector<std::int64_t>{3}));
+    CHECK(out.reasons[0] & kReasonEditorial);
+    CHECK((out.pin_status == std::vector<std::uint8_t>{kPinPlaced, kPinIneligible, kPinNotInCandidates, kPinBeyondK,
+                                                        kPinUnreached}));
+    p.pins = {{r.item_id[2], 0}};
+    validate_policy(p);
+    out = rank(r.candidates(), r.user(), p, 4, nullptr);
+    CHECK(out.pin_status[0] == kPinHarmfulInKeySlot);
+    CHECK((out.indices == std::vector<std::int64_t>{0, 3}));  // harmful pinned item stays out entirely
+}
+
+TEST(select, ties_go_to_lower_index_and_pretruncation) {
+    Request r;
+    r.d = 1;
+    for (int i = 0; i < 6; ++i) r.add({1}, i % 2 == 0 ? 1.0f : 2.0f);
+    Policy p = ranker_test::prior_policy(6);
+    CHECK((ranked(r, p, 6) == std::vector<std::int64_t>{1, 3, 5, 0, 2, 4}));
+    p.candidates = 4;  // best 4 by (score desc, index asc): 1, 3, 5, 0
+    CHECK((ranked(r, p, 6) == std::vector<std::int64_t>{1, 3, 5, 0}));
+}
