@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
-# Builds the C++ core and its tests under ASan+UBSan, then under TSan, and runs ctest in each.
-# The TSan run includes the multi-threaded rank_batch tests (group "batch").
-# Usage: scripts/sanitize.sh [build-root]   (default: build/sanitize; uses at most 2 jobs)
+# Builds the C++ core and its tests with sanitizers and runs ctest.
+#   scripts/sanitize.sh address   ASan + UBSan
+#   scripts/sanitize.sh thread    TSan (includes the multi-threaded rank_batch tests, group "batch")
+#   scripts/sanitize.sh           both, one after the other
+# Build trees go under $RANKER_SANITIZE_DIR (default build/sanitize); at most $RANKER_JOBS (2) jobs.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-out="${1:-$root/build/sanitize}"
+out="${RANKER_SANITIZE_DIR:-$root/build/sanitize}"
 jobs="${RANKER_JOBS:-2}"
+mode="${1:-all}"
 generator=()
 if command -v ninja >/dev/null 2>&1; then generator=(-G Ninja); fi
 
@@ -22,6 +25,10 @@ run() {
 export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:strict_string_checks=1"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1"
-run asan-ubsan "address,undefined"
-run tsan "thread"
-echo "sanitizers: all tests passed"
+case "$mode" in
+  address) run asan-ubsan "address,undefined" ;;
+  thread) run tsan "thread" ;;
+  all) run asan-ubsan "address,undefined"; run tsan "thread" ;;
+  *) echo "usage: $0 [address|thread|all]" >&2; exit 2 ;;
+esac
+echo "sanitizers ($mode): all tests passed"
