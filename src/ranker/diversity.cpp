@@ -36,16 +36,23 @@ double MmrObjective::key(std::int32_t l) const {
     return gain(l);
 }
 
-void MmrObjective::refresh(std::int32_t l) {
+void MmrObjective::refresh(std::int32_t l, double threshold) {
     double m = max_cos_[l];
     const std::size_t total = placed_.size();
     ensure_norm(kern_, rows_[l], d_);
-    for (std::size_t q = static_cast<std::size_t>(compared_[l]); q < total; ++q) {
+    // Gain below threshold <=> m above this cutoff (lambda < 1; with lambda = 1 there is no penalty).
+    const double relevance = lambda_ * scores_[l];
+    std::size_t q = static_cast<std::size_t>(compared_[l]);
+    while (q < total) {
         const double c = cosine(kern_, rows_[l], placed_[q], d_);
-        if (c > m) m = c;
+        ++q;
+        if (c > m) {
+            m = c;
+            if (relevance - (1.0 - lambda_) * m < threshold) break;
+        }
     }
     max_cos_[l] = m;
-    compared_[l] = static_cast<std::int32_t>(total);
+    compared_[l] = static_cast<std::int32_t>(q);
 }
 
 bool MmrObjective::on_selected(std::int32_t l) {
@@ -83,12 +90,12 @@ DppObjective::DppObjective(double alpha, std::size_t d, const double* pool_score
     // Placed pins enter the basis first, in slot order.
     for (std::size_t q = 0; q < pin_rows.size(); ++q) {
         const std::int32_t row = static_cast<std::int32_t>(pool_size + q);
-        catch_up(row);
+        catch_up(row, -std::numeric_limits<double>::infinity());
         if (d2_[row] > kDppEps) add_to_basis(row);
     }
 }
 
-void DppObjective::catch_up(std::int32_t row) {
+void DppObjective::catch_up(std::int32_t row, double threshold) {
     const std::size_t basis_size = basis_.size();
     if (static_cast<std::size_t>(count_[row]) < basis_size) ensure_norm(kern_, rows_[row], d_);
     double* ci = c_row(row);
@@ -99,6 +106,11 @@ void DppObjective::catch_up(std::int32_t row) {
         const double e = (l_ji - dot_f64(c_row(j), ci, b)) / basis_sqrt_d2_[b];
         ci[b] = e;
         d2 -= e * e;
+        if (d2 < threshold) {
+            d2_[row] = d2;
+            count_[row] = static_cast<std::int32_t>(b + 1);
+            return;
+        }
     }
     d2_[row] = d2;
     count_[row] = static_cast<std::int32_t>(basis_size);

@@ -2,12 +2,21 @@
 
 #include <algorithm>
 #include <cmath>
+#include <iterator>
 #include <limits>
 
 #include "ranker/diversity.h"
 
 namespace ranker {
 namespace {
+
+// Membership in a short ascending list: a linear scan beats a binary search below a few dozen.
+bool contains(const std::vector<std::int32_t>& sorted, std::int32_t v) {
+    if (sorted.size() > 32) return std::binary_search(sorted.begin(), sorted.end(), v);
+    for (std::int32_t x : sorted)
+        if (x == v) return true;
+    return false;
+}
 
 struct HeapEntry {
     double key;
@@ -39,6 +48,7 @@ struct SlotState {
     bool share_rule = false;
     std::int64_t share_cap = 0;
     IdTable share_counts;             // category -> filled slots on this page (pins + selected)
+    std::vector<std::int32_t> capped_categories;  // ascending: categories at the share cap
     std::int64_t remaining = 0, remaining_harmful = 0, remaining_featured_not_harmful = 0;
     std::int64_t featured_in_key = 0;  // FEATURED among selected key slots and pins in key slots
 
@@ -47,63 +57,64 @@ struct SlotState {
 
     std::uint32_t flags(std::int32_t cand) const { return c.flags != nullptr ? c.flags[cand] : 0u; }
 
-    // One scatter window rule (category or author) at the current slot: the values of the
-    // filled slots around t, copied once per slot, and a small per-slot cache of answers (items
-    // that wait for a slot often share a category).
+    // One scatter window rule (category or author) at the current slot. prepare() works out,
+    // once per slot, which values the windows around t already hold m times; an item is then
+    // allowed unless its value is on that short list (at most 2w - 2 values, usually a handful).
     struct Window {
         const std::int32_t* page_col = nullptr;
         const std::int32_t* history_col = nullptr;
         std::int64_t w = 0, m = 0;
-        std::vector<std::int32_t> value;  // [2w - 1]: slots t - w + 1 .. t + w - 1
-        std::vector<std::uint8_t> filled;
-        struct CacheEntry {
-            std::int64_t slot = -1;
-            std::int32_t value = 0;
-            bool allows = false;
+        struct Seen {
+            std::int32_t value;
+            std::int32_t offset;  // slot - (t - w + 1), in [0, 2w - 2]
+            bool operator<(const Seen& o) const { return value < o.value || (value == o.value && offset < o.offset); }
         };
-        CacheEntry cache[64];
+        std::vector<Seen> around;          // filled slots t - w + 1 .. t + w - 1 except t
+        std::vector<std::int32_t> blocked;  // ascending values refused at t
 
         void prepare(const SlotState& st, std::int64_t t) {
+            blocked.clear();
             if (w <= 0) return;
-            value.assign(static_cast<std::size_t>(2 * w - 1), 0);
-            filled.assign(static_cast<std::size_t>(2 * w - 1), 0);
+            around.clear();
             const std::int64_t h = st.history != nullptr ? st.history->h : 0;
             for (std::int64_t q = 0; q < 2 * w - 1; ++q) {
                 const std::int64_t s = t - w + 1 + q;
                 if (s == t) continue;
                 if (s < 0) {
                     const std::int64_t row = h + s;
-                    if (row >= 0 && history_col != nullptr) {
-                        value[q] = history_col[row];
-                        filled[q] = 1;
-                    }
+                    if (row >= 0 && history_col != nullptr) around.push_back({history_col[row], static_cast<std::int32_t>(q)});
                 } else if (s < st.horizon) {
                     const std::int32_t cand = st.board[static_cast<std::size_t>(s)];
-                    if (cand >= 0) {
-                        value[q] = page_col[cand];
-                        filled[q] = 1;
-                    }
+                    if (cand >= 0) around.push_back({page_col[cand], static_cast<std::int32_t>(q)});
                 }
+            }
+            if (static_cast<std::int64_t>(around.size()) < m) return;  // nothing can reach m others
+            std::sort(around.begin(), around.end());
+            // Windows containing t cover offsets [j, j + w - 1] for j in [0, w - 1] (t is at
+            // offset w - 1). A value is refused when one of them already holds m of its slots.
+            for (std::size_t b = 0; b < around.size();) {
+                std::size_t e = b;
+                while (e < around.size() && around[e].value == around[b].value) ++e;
+                if (static_cast<std::int64_t>(e - b) >= m) {
+                    auto held_from = [&](std::int64_t j) {  // slots of this value at offsets [j, j + w - 1]
+                        std::int64_t count = 0;
+                        for (std::size_t q = b; q < e; ++q) count += around[q].offset >= j && around[q].offset <= j + w - 1;
+                        return count;
+                    };
+                    // A fullest window ends on one of the value's slots (or starts at 0: a window
+                    // ending on slot P covers everything a window starting earlier, up to P, does).
+                    bool full = held_from(0) >= m;
+                    for (std::size_t a = b; a < e && !full; ++a) {
+                        const std::int64_t j = around[a].offset - (w - 1);
+                        if (j > 0) full = held_from(j) >= m;
+                    }
+                    if (full) blocked.push_back(around[b].value);
+                }
+                b = e;
             }
         }
 
-        // Every window [a, a + w - 1] containing t holds at most m - 1 other slots with v.
-        bool allows(std::int32_t v, std::int64_t t) {
-            if (w <= 0) return true;
-            CacheEntry& e = cache[static_cast<std::uint32_t>(v) & 63u];
-            if (e.slot == t && e.value == v) return e.allows;
-            const std::int64_t span = 2 * w - 1;
-            auto match = [&](std::int64_t q) { return (filled[q] && value[q] == v) ? 1 : 0; };
-            std::int64_t count = 0;
-            for (std::int64_t q = 0; q < w; ++q) count += match(q);
-            bool ok = count + 1 <= m;
-            for (std::int64_t q = w; ok && q < span; ++q) {
-                count += match(q) - match(q - w);
-                ok = count + 1 <= m;
-            }
-            e = {t, v, ok};
-            return ok;
-        }
+        bool allows(std::int32_t v) const { return !contains(blocked, v); }
     };
     Window category_window, author_window;
 
@@ -112,11 +123,21 @@ struct SlotState {
         author_window.prepare(*this, t);
     }
 
-    bool scatter_allows(std::int32_t cand, std::int64_t t) {
-        if (p.category_window > 0 && !category_window.allows(c.category[cand], t)) return false;
-        if (p.author_window > 0 && !author_window.allows(c.author[cand], t)) return false;
-        if (share_rule && share_counts.count(c.category[cand]) + 1 > share_cap) return false;
-        return true;
+    // The share cap only tightens as slots fill: once it refuses a category, it always will.
+    bool share_capped(std::int32_t cand) const { return share_rule && contains(capped_categories, c.category[cand]); }
+
+    // Counts one more filled slot of the category; it joins capped_categories at the cap.
+    void count_share(std::int32_t category) {
+        if (share_counts.add(category, 1) >= share_cap && !contains(capped_categories, category)) {
+            capped_categories.insert(std::upper_bound(capped_categories.begin(), capped_categories.end(), category),
+                                     category);
+        }
+    }
+
+    bool scatter_allows(std::int32_t cand) const {
+        if (p.category_window > 0 && !category_window.allows(c.category[cand])) return false;
+        if (p.author_window > 0 && !author_window.allows(c.author[cand])) return false;
+        return !share_capped(cand);
     }
 };
 
@@ -134,50 +155,83 @@ void run_slots(SlotState& st, Objective& obj, SelectionResult& out) {
     std::vector<HeapEntry> aside, next_aside;
     aside.reserve(static_cast<std::size_t>(pool_size));
     next_aside.reserve(static_cast<std::size_t>(pool_size));
-
-    auto push = [&](std::int32_t l) {
-        heap.push_back({obj.key(l), l});
-        std::push_heap(heap.begin(), heap.end(), ranks_below);
+    // Items whose category reached the share cap: refused by every later ok scan, so they wait
+    // here, unsorted, instead of being visited again at every slot. Only a relaxed scan (or the
+    // switch to score fill) takes them back.
+    std::vector<HeapEntry> capped;
+    capped.reserve(static_cast<std::size_t>(pool_size));
+    const auto ranks_above = [&](const HeapEntry& x, const HeapEntry& y) { return ranks_below(y, x); };
+    auto unpark_capped = [&]() {
+        if (capped.empty()) return;
+        std::sort(capped.begin(), capped.end(), ranks_above);
+        next_aside.clear();
+        std::merge(aside.begin(), aside.end(), capped.begin(), capped.end(), std::back_inserter(next_aside), ranks_above);
+        aside.swap(next_aside);
+        capped.clear();
     };
+
     auto rekey_all = [&]() {
         for (HeapEntry& e : heap) e.key = obj.key(e.local);
         std::make_heap(heap.begin(), heap.end(), ranks_below);
         for (HeapEntry& e : aside) e.key = obj.key(e.local);
-        std::sort(aside.begin(), aside.end(), [&](const HeapEntry& x, const HeapEntry& y) { return ranks_below(y, x); });
+        std::sort(aside.begin(), aside.end(), ranks_above);
+        for (HeapEntry& e : capped) e.key = obj.key(e.local);
     };
 
-    // Visits heap and aside items in (key desc, local asc) order. An item that `allowed`
-    // refuses goes to next_aside (still in order); a stale allowed item is refreshed and
-    // pushed back; the first fresh allowed item is returned (-1 when everything was refused).
-    auto scan = [&](auto&& allowed) -> std::int32_t {
+    // Finds the allowed item with the best objective, visiting heap and aside items in (key
+    // desc, local asc) order. Keys are upper bounds, so the visit stops at the first key that
+    // ranks below the best exact objective found so far. A refused item goes to next_aside
+    // (still in order); a stale allowed item is refreshed once, stopping early when it falls
+    // below that best (it cannot win this slot), and goes back to the heap with its new key.
+    // Refreshing each item at most once per slot, against the best found rather than against
+    // the next key, keeps near-tied items from trading places in the heap one step at a time.
+    // Returns the winner, removed from the queue, or -1 when `allowed` refuses everything.
+    std::vector<HeapEntry> revisit;
+    revisit.reserve(static_cast<std::size_t>(pool_size));
+    auto scan = [&](auto&& allowed, bool park_capped) -> std::int32_t {
         next_aside.clear();
+        revisit.clear();
         std::size_t pos = 0;
+        HeapEntry best{-std::numeric_limits<double>::infinity(), -1};
         for (;;) {
-            HeapEntry e;
-            if (pos < aside.size() && (heap.empty() || !ranks_below(aside[pos], heap.front()))) {
-                e = aside[pos++];
-            } else if (!heap.empty()) {
-                std::pop_heap(heap.begin(), heap.end(), ranks_below);
-                e = heap.back();
-                heap.pop_back();
+            const bool from_aside = pos < aside.size() && (heap.empty() || !ranks_below(aside[pos], heap.front()));
+            if (!from_aside && heap.empty()) break;
+            const HeapEntry& top = from_aside ? aside[pos] : heap.front();
+            if (best.local >= 0 && ranks_below(top, best)) break;  // nothing later can beat best
+            HeapEntry e = top;
+            if (from_aside) {
+                ++pos;
             } else {
-                aside.swap(next_aside);
-                return -1;
+                std::pop_heap(heap.begin(), heap.end(), ranks_below);
+                heap.pop_back();
             }
             const std::int32_t l = e.local;
-            if (!allowed(l)) {
-                next_aside.push_back(e);  // a refused item needs no refresh
+            if (!allowed(l)) {  // a refused item needs no refresh
+                if (park_capped && st.share_capped(st.pool[static_cast<std::size_t>(l)])) {
+                    capped.push_back(e);
+                } else {
+                    next_aside.push_back(e);
+                }
                 continue;
             }
             if (!obj.fresh(l)) {
-                obj.refresh(l);
-                push(l);
-                continue;
+                obj.refresh(l, best.key);
+                e.key = obj.key(l);
             }
-            next_aside.insert(next_aside.end(), aside.begin() + static_cast<std::ptrdiff_t>(pos), aside.end());
-            aside.swap(next_aside);
-            return l;
+            if (obj.fresh(l) && (best.local < 0 || ranks_below(best, e))) {
+                if (best.local >= 0) revisit.push_back(best);
+                best = e;
+            } else {
+                revisit.push_back(e);
+            }
         }
+        for (const HeapEntry& e : revisit) {
+            heap.push_back(e);
+            std::push_heap(heap.begin(), heap.end(), ranks_below);
+        }
+        next_aside.insert(next_aside.end(), aside.begin() + static_cast<std::ptrdiff_t>(pos), aside.end());
+        aside.swap(next_aside);
+        return best.local;
     };
 
     // Key slots beyond the page do not exist: the quota counts open key slots below k.
@@ -212,15 +266,16 @@ void run_slots(SlotState& st, Objective& obj, SelectionResult& out) {
             return true;
         };
         auto ok_allows = [&](std::int32_t l) {
-            return hard_allows(l) && st.scatter_allows(st.pool[static_cast<std::size_t>(l)], t);
+            return hard_allows(l) && st.scatter_allows(st.pool[static_cast<std::size_t>(l)]);
         };
         // ok, or when ok is empty the hard set with the scatter caps relaxed (never the hard rules).
         auto pick = [&](bool& relaxed) -> std::int32_t {
             relaxed = false;
-            const std::int32_t l = scan(ok_allows);
+            const std::int32_t l = scan(ok_allows, true);
             if (l >= 0) return l;
             relaxed = true;
-            return scan(hard_allows);
+            unpark_capped();
+            return scan(hard_allows, false);
         };
 
         bool relaxed = false;
@@ -232,6 +287,8 @@ void run_slots(SlotState& st, Objective& obj, SelectionResult& out) {
             heap.push_back({0.0, chosen});
             heap.insert(heap.end(), aside.begin(), aside.end());
             aside.clear();
+            heap.insert(heap.end(), capped.begin(), capped.end());
+            capped.clear();
             rekey_all();
             chosen = pick(relaxed);
             RANKER_INVARIANT(chosen >= 0, "a non-empty hard set always yields an item");
@@ -249,7 +306,7 @@ void run_slots(SlotState& st, Objective& obj, SelectionResult& out) {
             --st.remaining_featured_not_harmful;
         }
         if (key_slot && (f & kFlagFeatured)) ++st.featured_in_key;
-        if (st.share_rule) st.share_counts.add(st.c.category[cand], 1);
+        if (st.share_rule) st.count_share(st.c.category[cand]);
         if (obj.on_selected(chosen)) rekey_all();
     }
     for (std::size_t q = next_pin; q < st.placed.size(); ++q) out.pin_status[st.placed[q].policy_index] = kPinUnreached;
@@ -341,7 +398,7 @@ void select_slots(const SelectionInput& in, SelectionResult& out) {
     if (share_rule) {
         st.share_cap = std::max<std::int64_t>(
             1, static_cast<std::int64_t>(std::floor(p.category_share * static_cast<double>(k) + 1e-9)));
-        for (const PlacedPin& pin : placed) st.share_counts.add(c.category[pin.candidate], 1);
+        for (const PlacedPin& pin : placed) st.count_share(c.category[pin.candidate]);
     }
     for (const PlacedPin& pin : placed)  // placed pins have slot < k
         if (pin.slot < p.key_count && (flag_of(pin.candidate) & kFlagFeatured)) ++st.featured_in_key;
