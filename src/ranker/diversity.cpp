@@ -8,18 +8,15 @@ namespace ranker {
 
 // ---- MMR ----
 
-MmrObjective::MmrObjective(double lambda, std::size_t d, const double* pool_scores, const EmbeddingRef* pool_rows,
-                           std::int32_t pool_size, std::vector<EmbeddingRef> placed_before_selection)
+MmrObjective::MmrObjective(double lambda, std::size_t d, const double* pool_scores, std::int32_t pool_size,
+                           std::vector<const float*> rows)
     : lambda_(lambda),
-      d_(d),
       scores_(pool_scores),
-      rows_(pool_rows, pool_rows + pool_size),
-      kern_(active_kernels()),
-      placed_(std::move(placed_before_selection)),
+      rows_(active_kernels(), d, std::move(rows)),
       max_cos_(static_cast<std::size_t>(pool_size), -std::numeric_limits<double>::infinity()),
       compared_(static_cast<std::size_t>(pool_size), 0) {
-    placed_.reserve(placed_.size() + static_cast<std::size_t>(pool_size));
-    for (EmbeddingRef& row : placed_) ensure_norm(kern_, row, d_);
+    placed_.reserve(rows_.size());
+    for (std::size_t row = static_cast<std::size_t>(pool_size); row < rows_.size(); ++row) placed_.push_back(rows_[row]);
 }
 
 double MmrObjective::gain(std::int32_t l) const {
@@ -39,12 +36,12 @@ double MmrObjective::key(std::int32_t l) const {
 void MmrObjective::refresh(std::int32_t l, double threshold) {
     double m = max_cos_[l];
     const std::size_t total = placed_.size();
-    ensure_norm(kern_, rows_[l], d_);
+    const double* row = rows_[static_cast<std::size_t>(l)];
     // Gain below threshold <=> m above this cutoff (lambda < 1; with lambda = 1 there is no penalty).
     const double relevance = lambda_ * scores_[l];
     std::size_t q = static_cast<std::size_t>(compared_[l]);
     while (q < total) {
-        const double c = cosine(kern_, rows_[l], placed_[q], d_);
+        const double c = rows_.cosine(row, placed_[q]);
         ++q;
         if (c > m) {
             m = c;
@@ -57,21 +54,18 @@ void MmrObjective::refresh(std::int32_t l, double threshold) {
 
 bool MmrObjective::on_selected(std::int32_t l) {
     const bool was_empty = placed_.empty();
-    ensure_norm(kern_, rows_[l], d_);
-    placed_.push_back(rows_[l]);
+    placed_.push_back(rows_[static_cast<std::size_t>(l)]);
     return was_empty;
 }
 
 // ---- DPP ----
 
-DppObjective::DppObjective(double alpha, std::size_t d, const double* pool_scores, const EmbeddingRef* pool_rows,
-                           std::int32_t pool_size, const std::vector<EmbeddingRef>& pin_rows,
-                           const std::vector<double>& pin_scores, std::int64_t basis_capacity)
-    : d_(d), scores_(pool_scores), kern_(active_kernels()), pool_size_(pool_size) {
-    const std::size_t total = static_cast<std::size_t>(pool_size) + pin_rows.size();
-    rows_.reserve(total);
-    rows_.insert(rows_.end(), pool_rows, pool_rows + pool_size);
-    rows_.insert(rows_.end(), pin_rows.begin(), pin_rows.end());
+DppObjective::DppObjective(double alpha, std::size_t d, const double* pool_scores, std::int32_t pool_size,
+                           std::vector<const float*> rows, const std::vector<double>& pin_scores,
+                           std::int64_t basis_capacity)
+    : scores_(pool_scores), kern_(active_kernels()), pool_size_(pool_size), rows_(kern_, d, std::move(rows)) {
+    const std::size_t total = rows_.size();
+    RANKER_INVARIANT(total == static_cast<std::size_t>(pool_size) + pin_scores.size(), "one row per pool item and pin");
     double s_max = -std::numeric_limits<double>::infinity();
     for (std::int32_t l = 0; l < pool_size; ++l) s_max = std::max(s_max, pool_scores[l]);
     for (double s : pin_scores) s_max = std::max(s_max, s);
@@ -88,7 +82,7 @@ DppObjective::DppObjective(double alpha, std::size_t d, const double* pool_score
     basis_.reserve(capacity_);
     basis_sqrt_d2_.reserve(capacity_);
     // Placed pins enter the basis first, in slot order.
-    for (std::size_t q = 0; q < pin_rows.size(); ++q) {
+    for (std::size_t q = 0; q < pin_scores.size(); ++q) {
         const std::int32_t row = static_cast<std::int32_t>(pool_size + q);
         catch_up(row, -std::numeric_limits<double>::infinity());
         if (d2_[row] > kDppEps) add_to_basis(row);
@@ -97,13 +91,13 @@ DppObjective::DppObjective(double alpha, std::size_t d, const double* pool_score
 
 void DppObjective::catch_up(std::int32_t row, double threshold) {
     const std::size_t basis_size = basis_.size();
-    if (static_cast<std::size_t>(count_[row]) < basis_size) ensure_norm(kern_, rows_[row], d_);
     double* ci = c_row(row);
+    const double* unit = static_cast<std::size_t>(count_[row]) < basis_size ? rows_[static_cast<std::size_t>(row)] : nullptr;
     double d2 = d2_[row];
     for (std::size_t b = static_cast<std::size_t>(count_[row]); b < basis_size; ++b) {
         const std::int32_t j = basis_[b];
-        const double l_ji = r_[j] * r_[row] * cosine(kern_, rows_[j], rows_[row], d_);
-        const double e = (l_ji - dot_f64(c_row(j), ci, b)) / basis_sqrt_d2_[b];
+        const double l_ji = r_[j] * r_[row] * rows_.cosine(rows_[static_cast<std::size_t>(j)], unit);
+        const double e = (l_ji - kern_.dot_f64(c_row(j), ci, b)) / basis_sqrt_d2_[b];
         ci[b] = e;
         d2 -= e * e;
         if (d2 < threshold) {
@@ -119,7 +113,6 @@ void DppObjective::catch_up(std::int32_t row, double threshold) {
 void DppObjective::add_to_basis(std::int32_t row) {
     RANKER_INVARIANT(count_[row] == static_cast<std::int32_t>(basis_.size()), "basis item must be caught up");
     RANKER_INVARIANT(basis_.size() < capacity_, "DPP basis exceeds its capacity");
-    ensure_norm(kern_, rows_[row], d_);
     basis_.push_back(row);
     basis_sqrt_d2_.push_back(std::sqrt(d2_[row]));
 }

@@ -17,6 +17,7 @@
 // locals breaks ties like comparing candidate indices).
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <memory>
@@ -27,24 +28,38 @@
 
 namespace ranker {
 
-// A row that enters cosine similarities: its float32 embedding and its norm |e| (negative =
-// not computed yet; the objectives compute norms only for the rows they evaluate).
-struct EmbeddingRef {
-    const float* embedding;
-    double norm;
+// Embedding rows scaled to unit length, in double, each computed the first time it is used
+// (a lazy objective touches only the rows it evaluates). The cosine of two rows is then one
+// dot product, with no conversion from float and no division in the inner loop; a zero row
+// stays zero, so its cosine with anything is 0 (docs/semantics.md).
+class UnitRows {
+  public:
+    UnitRows(const KernelTable& kern, std::size_t d, std::vector<const float*> sources)
+        : kern_(kern), d_(d), sources_(std::move(sources)), ready_(sources_.size(), 0),
+          data_(new double[std::max<std::size_t>(1, sources_.size() * d)]) {}
+
+    const double* operator[](std::size_t row) {
+        double* u = data_.get() + row * d_;
+        if (!ready_[row]) {
+            const float* e = sources_[row];
+            const double norm = std::sqrt(kern_.norm2(e, d_));
+            const double inv = norm > 0.0 ? 1.0 / norm : 0.0;
+            for (std::size_t j = 0; j < d_; ++j) u[j] = static_cast<double>(e[j]) * inv;
+            ready_[row] = 1;
+        }
+        return u;
+    }
+
+    double cosine(const double* a, const double* b) const { return kern_.dot_f64(a, b, d_); }
+    std::size_t size() const { return sources_.size(); }
+
+  private:
+    const KernelTable& kern_;
+    std::size_t d_;
+    std::vector<const float*> sources_;
+    std::vector<std::uint8_t> ready_;
+    std::unique_ptr<double[]> data_;  // written before read (no zero fill)
 };
-
-// |e| = sqrt of the double sum of squares (the same kernel everywhere, so lazy and eager agree).
-inline double row_norm(const KernelTable& kern, const float* e, std::size_t d) { return std::sqrt(kern.norm2(e, d)); }
-inline void ensure_norm(const KernelTable& kern, EmbeddingRef& row, std::size_t d) {
-    if (row.norm < 0.0) row.norm = row_norm(kern, row.embedding, d);
-}
-
-// cos(a, b) = <a, b> / (|a| |b|), 0 when either norm is 0 (docs/semantics.md).
-inline double cosine(const KernelTable& kern, const EmbeddingRef& a, const EmbeddingRef& b, std::size_t d) {
-    if (a.norm == 0.0 || b.norm == 0.0) return 0.0;
-    return kern.dot(a.embedding, b.embedding, d) / (a.norm * b.norm);
-}
 
 // Objective = score (no diversity). Always fresh.
 class ScoreObjective {
@@ -66,8 +81,9 @@ class ScoreObjective {
 // then items selected so far. Penalty 0 while P is empty.
 class MmrObjective {
   public:
-    MmrObjective(double lambda, std::size_t d, const double* pool_scores, const EmbeddingRef* pool_rows,
-                 std::int32_t pool_size, std::vector<EmbeddingRef> placed_before_selection);
+    // rows: the pool's embedding rows, then the rows placed before selection starts.
+    MmrObjective(double lambda, std::size_t d, const double* pool_scores, std::int32_t pool_size,
+                 std::vector<const float*> rows);
 
     // Exact gain when fresh, else an upper bound of it.
     double key(std::int32_t l) const;
@@ -85,11 +101,9 @@ class MmrObjective {
 
   private:
     double lambda_;
-    std::size_t d_;
     const double* scores_;
-    std::vector<EmbeddingRef> rows_;
-    const KernelTable& kern_;
-    std::vector<EmbeddingRef> placed_;
+    UnitRows rows_;
+    std::vector<const double*> placed_;
     std::vector<double> max_cos_;         // max cosine against placed_[0 .. compared_)
     std::vector<std::int32_t> compared_;  // how many of placed_ each item has been compared with
 };
@@ -100,9 +114,9 @@ class DppObjective {
   public:
     // pin_rows/pin_scores: placed pins in slot order; they enter the basis first (skipped
     // when d2 <= EPS). basis_capacity: most items that can ever join the basis.
-    DppObjective(double alpha, std::size_t d, const double* pool_scores, const EmbeddingRef* pool_rows,
-                 std::int32_t pool_size, const std::vector<EmbeddingRef>& pin_rows,
-                 const std::vector<double>& pin_scores, std::int64_t basis_capacity);
+    // rows: the pool's embedding rows, then the placed pins' rows.
+    DppObjective(double alpha, std::size_t d, const double* pool_scores, std::int32_t pool_size,
+                 std::vector<const float*> rows, const std::vector<double>& pin_scores, std::int64_t basis_capacity);
 
     double key(std::int32_t l) const { return fill_ ? scores_[l] : d2_[l]; }
     bool fresh(std::int32_t l) const { return fill_ || count_[l] == static_cast<std::int32_t>(basis_.size()); }
@@ -120,11 +134,10 @@ class DppObjective {
     void add_to_basis(std::int32_t row);
     double* c_row(std::int32_t row) { return c_.get() + static_cast<std::size_t>(row) * capacity_; }
 
-    std::size_t d_;
     const double* scores_;
     const KernelTable& kern_;
     std::int32_t pool_size_;
-    std::vector<EmbeddingRef> rows_;  // pool rows, then pin rows
+    UnitRows rows_;  // pool rows, then pin rows
     std::vector<double> r_;           // exp(alpha * (s - s_max))
     std::vector<double> d2_;
     std::vector<std::int32_t> count_;  // basis entries folded into c_row / d2 so far

@@ -24,6 +24,9 @@ struct KernelTable {
     double (*dot_fast)(const float* u, const float* e, std::size_t d);
     // True when every e[j] is finite (exponent bits not all ones).
     bool (*all_finite)(const float* e, std::size_t d);
+    // sum_j a[j] * b[j] over doubles (unit rows, DPP Cholesky rows). Fixed summation order per
+    // variant, so every caller in one process gets bit-identical results for the same inputs.
+    double (*dot_f64)(const double* a, const double* b, std::size_t len);
     const char* name;
 };
 
@@ -32,21 +35,5 @@ const KernelTable& scalar_kernels();
 const KernelTable* avx2_kernels();
 // The table run-time dispatch chose (initialised once, thread-safely).
 const KernelTable& active_kernels();
-
-// Dot product of two double vectors (DPP Cholesky rows). Four independent partial sums (a
-// single running sum waits on the add latency for every element); a fixed order and no FMA, so
-// every caller (lazy or eager DPP) gets bit-identical results on every machine.
-inline double dot_f64(const double* a, const double* b, std::size_t len) {
-    double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0;
-    std::size_t j = 0;
-    for (; j + 4 <= len; j += 4) {
-        s0 += a[j] * b[j];
-        s1 += a[j + 1] * b[j + 1];
-        s2 += a[j + 2] * b[j + 2];
-        s3 += a[j + 3] * b[j + 3];
-    }
-    for (; j < len; ++j) s0 += a[j] * b[j];
-    return (s0 + s1) + (s2 + s3);
-}
 
 }  // namespace ranker

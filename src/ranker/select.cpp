@@ -416,13 +416,12 @@ void select_slots(const SelectionInput& in, SelectionResult& out) {
     std::vector<double> pool_scores(static_cast<std::size_t>(pool_size));
     for (std::int32_t l = 0; l < pool_size; ++l) pool_scores[l] = in.scores[st.pool[l]];
     const std::size_t d = static_cast<std::size_t>(c.d);
-    auto row_of = [&](std::int32_t i) {
-        return EmbeddingRef{c.embedding + static_cast<std::size_t>(i) * d, -1.0};  // norm computed on demand
-    };
-    std::vector<EmbeddingRef> pool_rows;
+    auto row_of = [&](std::int32_t i) { return c.embedding + static_cast<std::size_t>(i) * d; };
+    std::vector<const float*> rows;  // the objective's rows: pool first, then what it places before slot 0
     if (p.method != Method::kNone) {
-        pool_rows.reserve(static_cast<std::size_t>(pool_size));
-        for (std::int32_t i : st.pool) pool_rows.push_back(row_of(i));
+        rows.reserve(static_cast<std::size_t>(pool_size) + placed.size() +
+                     (in.history != nullptr ? static_cast<std::size_t>(in.history->h) : 0));
+        for (std::int32_t i : st.pool) rows.push_back(row_of(i));
     }
 
     switch (p.method) {
@@ -432,25 +431,23 @@ void select_slots(const SelectionInput& in, SelectionResult& out) {
             break;
         }
         case Method::kMmr: {
-            std::vector<EmbeddingRef> before;  // P at the first slot: history, then every placed pin
+            // P at the first slot: history, then every placed pin.
             const HistoryView* h = in.history;
             if (h != nullptr && h->embeddings != nullptr)
-                for (index_t r = 0; r < h->h; ++r) before.push_back({h->embeddings + static_cast<std::size_t>(r) * d, -1.0});
-            for (const PlacedPin& pin : placed) before.push_back(row_of(pin.candidate));
-            MmrObjective obj(p.mmr_lambda, d, pool_scores.data(), pool_rows.data(), pool_size, std::move(before));
+                for (index_t r = 0; r < h->h; ++r) rows.push_back(h->embeddings + static_cast<std::size_t>(r) * d);
+            for (const PlacedPin& pin : placed) rows.push_back(row_of(pin.candidate));
+            MmrObjective obj(p.mmr_lambda, d, pool_scores.data(), pool_size, std::move(rows));
             run_slots(st, obj, out);
             break;
         }
         case Method::kDpp: {
-            std::vector<EmbeddingRef> pin_rows;
             std::vector<double> pin_scores;
             for (const PlacedPin& pin : placed) {
-                pin_rows.push_back(row_of(pin.candidate));
+                rows.push_back(row_of(pin.candidate));
                 pin_scores.push_back(in.scores[pin.candidate]);
             }
             const std::int64_t capacity = std::min<std::int64_t>(k, pool_size + static_cast<std::int64_t>(placed.size()));
-            DppObjective obj(p.dpp_alpha, d, pool_scores.data(), pool_rows.data(), pool_size, pin_rows, pin_scores,
-                             capacity);
+            DppObjective obj(p.dpp_alpha, d, pool_scores.data(), pool_size, std::move(rows), pin_scores, capacity);
             run_slots(st, obj, out);
             break;
         }

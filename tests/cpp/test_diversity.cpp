@@ -15,36 +15,34 @@ using ranker_test::Request;
 
 namespace {
 
-std::vector<EmbeddingRef> rows_of(const Request& r) {
-    const KernelTable& kern = active_kernels();
-    std::vector<EmbeddingRef> rows;
+// Every candidate row as a unit row, the way the objectives see them; extra rows follow.
+UnitRows unit_rows_of(const Request& r, const std::vector<const float*>& extra = {}) {
     const std::size_t n = r.item_id.size(), d = static_cast<std::size_t>(r.d);
-    for (std::size_t i = 0; i < n; ++i) {
-        const float* e = r.embedding.data() + i * d;
-        rows.push_back({e, std::sqrt(kern.norm2(e, d))});
-    }
-    return rows;
+    std::vector<const float*> sources;
+    for (std::size_t i = 0; i < n; ++i) sources.push_back(r.embedding.data() + i * d);
+    sources.insert(sources.end(), extra.begin(), extra.end());
+    return UnitRows(active_kernels(), d, sources);
 }
 
 // The eager MMR loop: every slot recomputes every remaining gain against all of P.
 std::vector<std::int64_t> eager_mmr(const Request& r, double lambda, std::int64_t k,
-                                    const std::vector<EmbeddingRef>& history) {
-    const KernelTable& kern = active_kernels();
-    const std::size_t d = static_cast<std::size_t>(r.d);
-    const std::vector<EmbeddingRef> rows = rows_of(r);
-    std::vector<EmbeddingRef> placed = history;
-    std::vector<bool> used(rows.size(), false);
+                                    const std::vector<const float*>& history) {
+    const std::size_t n = r.item_id.size();
+    UnitRows rows = unit_rows_of(r, history);
+    std::vector<const double*> placed;
+    for (std::size_t q = 0; q < history.size(); ++q) placed.push_back(rows[n + q]);
+    std::vector<bool> used(n, false);
     std::vector<std::int64_t> out;
-    for (std::int64_t t = 0; t < k && out.size() < rows.size(); ++t) {
+    for (std::int64_t t = 0; t < k && out.size() < n; ++t) {
         double best = -std::numeric_limits<double>::infinity();
         std::int64_t arg = -1;
-        for (std::size_t i = 0; i < rows.size(); ++i) {
+        for (std::size_t i = 0; i < n; ++i) {
             if (used[i]) continue;
             const double s = r.prior[i];
             double gain = lambda * s;
             if (!placed.empty()) {
                 double m = -std::numeric_limits<double>::infinity();
-                for (const EmbeddingRef& p : placed) m = std::max(m, cosine(kern, rows[i], p, d));
+                for (const double* p : placed) m = std::max(m, rows.cosine(rows[i], p));
                 gain = lambda * s - (1.0 - lambda) * m;
             }
             if (gain > best) {
@@ -54,7 +52,7 @@ std::vector<std::int64_t> eager_mmr(const Request& r, double lambda, std::int64_
         }
         used[arg] = true;
         out.push_back(arg);
-        placed.push_back(rows[arg]);
+        placed.push_back(rows[static_cast<std::size_t>(arg)]);
     }
     return out;
 }
@@ -62,8 +60,8 @@ std::vector<std::int64_t> eager_mmr(const Request& r, double lambda, std::int64_
 // The eager DPP loop (Chen et al. 2018), then fill by score once the best d2 <= EPS.
 std::vector<std::int64_t> eager_dpp(const Request& r, double alpha, std::int64_t k, std::vector<bool>* fill_flags) {
     const KernelTable& kern = active_kernels();
-    const std::size_t d = static_cast<std::size_t>(r.d), n = r.item_id.size();
-    const std::vector<EmbeddingRef> rows = rows_of(r);
+    const std::size_t n = r.item_id.size();
+    UnitRows rows = unit_rows_of(r);
     double s_max = -std::numeric_limits<double>::infinity();
     for (std::size_t i = 0; i < n; ++i) s_max = std::max(s_max, static_cast<double>(r.prior[i]));
     std::vector<double> rr(n), d2(n);
@@ -94,8 +92,8 @@ std::vector<std::int64_t> eager_dpp(const Request& r, double alpha, std::int64_t
         const std::size_t b = c[j].size();
         for (std::size_t i = 0; i < n; ++i) {
             if (used[i]) continue;
-            const double l_ji = rr[j] * rr[i] * cosine(kern, rows[j], rows[i], d);
-            const double e = (l_ji - dot_f64(c[j].data(), c[i].data(), b)) / sqrt_d2;
+            const double l_ji = rr[j] * rr[i] * rows.cosine(rows[j], rows[i]);
+            const double e = (l_ji - kern.dot_f64(c[j].data(), c[i].data(), b)) / sqrt_d2;
             c[i].push_back(e);
             d2[i] -= e * e;
         }
@@ -185,17 +183,14 @@ TEST(mmr, lazy_equals_eager_on_random_inputs) {
         const std::int64_t k = static_cast<std::int64_t>(rng() % (n + 3));
         Policy p = diversity_policy(Method::kMmr, k);
         p.mmr_lambda = std::vector<double>{0.0, 0.3, 0.7, 1.0}[rng() % 4];
-        std::vector<EmbeddingRef> history;
+        std::vector<const float*> history;
         HistoryView h;
         const bool with_history = round % 2 == 1;
         if (with_history) {
             std::normal_distribution<float> g;
             for (std::int64_t j = 0; j < 3 * d; ++j) r.history_embeddings.push_back(g(rng));
             h = r.history();
-            for (int q = 0; q < 3; ++q) {
-                const float* e = r.history_embeddings.data() + q * d;
-                history.push_back({e, std::sqrt(active_kernels().norm2(e, static_cast<std::size_t>(d)))});
-            }
+            for (int q = 0; q < 3; ++q) history.push_back(r.history_embeddings.data() + q * d);
         }
         const RankOutput out = rank(r.candidates(), r.user(), p, k, with_history ? &h : nullptr);
         const std::vector<std::int64_t> eager = eager_mmr(r, p.mmr_lambda, k, history);
