@@ -108,18 +108,29 @@ class MmrObjective {
     std::vector<std::int32_t> compared_;  // how many of placed_ each item has been compared with
 };
 
-// Greedy DPP MAP (Chen, Zhang, Zhou 2018) with incremental Cholesky rows c_i and residuals
-// d2_i, caught up per item only when it reaches the top. State in double.
+// One Gram-Schmidt step, shared by DppObjective and the eager test oracle: out = the part of
+// the unit row u orthogonal to the b orthonormal rows q[0 .. b) (each of length d), scaled to
+// unit length. Two passes ("twice is enough") keep the basis orthogonal to rounding level. A row
+// with nothing left (a zero row) gives zeros: its own dimension is shared with no other row.
+void orthonormal_complement(const KernelTable& kern, const double* q, std::size_t b, std::size_t d, const double* u,
+                            double* out);
+
+// Greedy DPP MAP (Chen, Zhang, Zhou 2018), evaluated lazily. With L = diag(r) S diag(r) and S
+// the cosine Gram matrix, Chen's incremental Cholesky entries are e_i = r_i <q_b, u_i>, where
+// q_0, q_1, ... is the orthonormal basis Gram-Schmidt builds from the selected unit rows u_j.
+// So an item's residual d2_i = r_i^2 - sum_b e_i^2 needs one d-long dot product per basis item
+// and no stored Cholesky row (the textbook update also needs <c_j, c_i>, of growing length).
+// Caught up per item only when it reaches the top. State in double.
 class DppObjective {
   public:
-    // pin_rows/pin_scores: placed pins in slot order; they enter the basis first (skipped
-    // when d2 <= EPS). basis_capacity: most items that can ever join the basis.
-    // rows: the pool's embedding rows, then the placed pins' rows.
+    // rows: the pool's embedding rows, then the placed pins' rows (pin_scores, slot order);
+    // pins enter the basis first, skipped when d2 <= EPS. basis_capacity: most items that can
+    // ever join the basis.
     DppObjective(double alpha, std::size_t d, const double* pool_scores, std::int32_t pool_size,
                  std::vector<const float*> rows, const std::vector<double>& pin_scores, std::int64_t basis_capacity);
 
     double key(std::int32_t l) const { return fill_ ? scores_[l] : d2_[l]; }
-    bool fresh(std::int32_t l) const { return fill_ || count_[l] == static_cast<std::int32_t>(basis_.size()); }
+    bool fresh(std::int32_t l) const { return fill_ || count_[l] == basis_size_; }
     void refresh(std::int32_t l, double threshold) { catch_up(l, threshold); }
     bool on_selected(std::int32_t l);
     // The best objective over the allowed items is <= EPS: switch to scores for good.
@@ -129,22 +140,20 @@ class DppObjective {
     double residual(std::int32_t l) const { return d2_[l]; }
 
   private:
-    // Folds in basis entries not seen yet, stopping once d2 is below threshold.
+    // Folds in basis vectors not seen yet, stopping once d2 is below threshold.
     void catch_up(std::int32_t row, double threshold);
     void add_to_basis(std::int32_t row);
-    double* c_row(std::int32_t row) { return c_.get() + static_cast<std::size_t>(row) * capacity_; }
 
     const double* scores_;
     const KernelTable& kern_;
-    std::int32_t pool_size_;
-    UnitRows rows_;  // pool rows, then pin rows
-    std::vector<double> r_;           // exp(alpha * (s - s_max))
+    std::size_t d_;
+    UnitRows rows_;                    // pool rows, then pin rows
+    std::vector<double> r2_;           // r^2 = exp(2 alpha (s - s_max))
     std::vector<double> d2_;
-    std::vector<std::int32_t> count_;  // basis entries folded into c_row / d2 so far
+    std::vector<std::int32_t> count_;  // basis vectors folded into d2 so far
     std::size_t capacity_;
-    std::unique_ptr<double[]> c_;      // rows x capacity_, written before read (no zero fill)
-    std::vector<std::int32_t> basis_;  // rows in basis order
-    std::vector<double> basis_sqrt_d2_;
+    std::unique_ptr<double[]> basis_;  // capacity_ x d orthonormal rows, written before read
+    std::int32_t basis_size_ = 0;
     bool fill_ = false;
 };
 

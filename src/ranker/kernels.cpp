@@ -69,8 +69,12 @@ double dot_f64_scalar(const double* a, const double* b, std::size_t len) {
     return (s0 + s1) + (s2 + s3);
 }
 
-const KernelTable kScalar{dot_scalar,      norm2_scalar,      dot_norm2_scalar, dot_wide_scalar,
-                          dot_fast_scalar, all_finite_scalar, dot_f64_scalar,   "scalar"};
+void axpy_f64_scalar(double a, const double* x, double* y, std::size_t len) {
+    for (std::size_t j = 0; j < len; ++j) y[j] += a * x[j];
+}
+
+const KernelTable kScalar{dot_scalar,        norm2_scalar,      dot_norm2_scalar, dot_wide_scalar, dot_fast_scalar,
+                          all_finite_scalar, dot_f64_scalar,    axpy_f64_scalar,  "scalar"};
 
 #ifdef RANKER_HAVE_AVX2_VARIANT
 #define RANKER_AVX2 __attribute__((target("avx2,fma")))
@@ -214,8 +218,17 @@ RANKER_AVX2 double dot_f64_avx2(const double* a, const double* b, std::size_t le
     return s;
 }
 
-const KernelTable kAvx2{dot_avx2,      norm2_avx2,      dot_norm2_avx2, dot_wide_avx2,
-                        dot_fast_avx2, all_finite_avx2, dot_f64_avx2,   "avx2"};
+// mul + add, not FMA: the same rounding as the scalar variant (the build uses -ffp-contract=off).
+RANKER_AVX2 void axpy_f64_avx2(double a, const double* x, double* y, std::size_t len) {
+    const __m256d va = _mm256_set1_pd(a);
+    std::size_t j = 0;
+    for (; j + 4 <= len; j += 4)
+        _mm256_storeu_pd(y + j, _mm256_add_pd(_mm256_loadu_pd(y + j), _mm256_mul_pd(va, _mm256_loadu_pd(x + j))));
+    for (; j < len; ++j) y[j] += a * x[j];
+}
+
+const KernelTable kAvx2{dot_avx2,        norm2_avx2,   dot_norm2_avx2, dot_wide_avx2, dot_fast_avx2,
+                        all_finite_avx2, dot_f64_avx2, axpy_f64_avx2,  "avx2"};
 
 bool cpu_has_avx2_fma() {
     __builtin_cpu_init();

@@ -6,6 +6,7 @@
 #include <limits>
 
 #include "ranker/diversity.h"
+#include "ranker/item_heap.h"
 
 namespace ranker {
 namespace {
@@ -18,16 +19,6 @@ bool contains(const std::vector<std::int32_t>& sorted, std::int32_t v) {
     return false;
 }
 
-struct HeapEntry {
-    double key;
-    std::int32_t local;
-};
-// Max-heap order: larger key first, then lower local (= lower candidate index).
-struct HeapLess {
-    bool operator()(const HeapEntry& a, const HeapEntry& b) const {
-        return a.key < b.key || (a.key == b.key && a.local > b.local);
-    }
-};
 
 struct PlacedPin {
     std::int64_t slot;
@@ -144,11 +135,10 @@ struct SlotState {
 template <class Objective>
 void run_slots(SlotState& st, Objective& obj, SelectionResult& out) {
     const std::int32_t pool_size = static_cast<std::int32_t>(st.pool.size());
-    const HeapLess ranks_below{};
-    std::vector<HeapEntry> heap;
+    ItemHeap heap;
     heap.reserve(static_cast<std::size_t>(pool_size) + 1);
-    for (std::int32_t l = 0; l < pool_size; ++l) heap.push_back({obj.key(l), l});
-    std::make_heap(heap.begin(), heap.end(), ranks_below);
+    for (std::int32_t l = 0; l < pool_size; ++l) heap.entries().push_back({obj.key(l), l});
+    heap.rebuild();
     // Items that were not allowed at an earlier slot, best first. Their keys cannot change
     // while they wait (only an allowed item is refreshed), so the list stays sorted and is
     // merged with the heap instead of being pushed back into it at every slot.
@@ -171,8 +161,8 @@ void run_slots(SlotState& st, Objective& obj, SelectionResult& out) {
     };
 
     auto rekey_all = [&]() {
-        for (HeapEntry& e : heap) e.key = obj.key(e.local);
-        std::make_heap(heap.begin(), heap.end(), ranks_below);
+        for (HeapEntry& e : heap.entries()) e.key = obj.key(e.local);
+        heap.rebuild();
         for (HeapEntry& e : aside) e.key = obj.key(e.local);
         std::sort(aside.begin(), aside.end(), ranks_above);
         for (HeapEntry& e : capped) e.key = obj.key(e.local);
@@ -194,16 +184,15 @@ void run_slots(SlotState& st, Objective& obj, SelectionResult& out) {
         std::size_t pos = 0;
         HeapEntry best{-std::numeric_limits<double>::infinity(), -1};
         for (;;) {
-            const bool from_aside = pos < aside.size() && (heap.empty() || !ranks_below(aside[pos], heap.front()));
+            const bool from_aside = pos < aside.size() && (heap.empty() || !ranks_below(aside[pos], heap.top()));
             if (!from_aside && heap.empty()) break;
-            const HeapEntry& top = from_aside ? aside[pos] : heap.front();
+            const HeapEntry& top = from_aside ? aside[pos] : heap.top();
             if (best.local >= 0 && ranks_below(top, best)) break;  // nothing later can beat best
             HeapEntry e = top;
             if (from_aside) {
                 ++pos;
             } else {
-                std::pop_heap(heap.begin(), heap.end(), ranks_below);
-                heap.pop_back();
+                heap.pop();
             }
             const std::int32_t l = e.local;
             if (!allowed(l)) {  // a refused item needs no refresh
@@ -225,10 +214,7 @@ void run_slots(SlotState& st, Objective& obj, SelectionResult& out) {
                 revisit.push_back(e);
             }
         }
-        for (const HeapEntry& e : revisit) {
-            heap.push_back(e);
-            std::push_heap(heap.begin(), heap.end(), ranks_below);
-        }
+        for (const HeapEntry& e : revisit) heap.push(e);
         next_aside.insert(next_aside.end(), aside.begin() + static_cast<std::ptrdiff_t>(pos), aside.end());
         aside.swap(next_aside);
         return best.local;
@@ -284,10 +270,11 @@ void run_slots(SlotState& st, Objective& obj, SelectionResult& out) {
         if (obj.wants_fill(chosen)) {
             // DPP: the best allowed marginal gain is <= EPS; this and every later slot use scores.
             obj.start_fill();
-            heap.push_back({0.0, chosen});
-            heap.insert(heap.end(), aside.begin(), aside.end());
+            std::vector<HeapEntry>& all = heap.entries();
+            all.push_back({0.0, chosen});
+            all.insert(all.end(), aside.begin(), aside.end());
             aside.clear();
-            heap.insert(heap.end(), capped.begin(), capped.end());
+            all.insert(all.end(), capped.begin(), capped.end());
             capped.clear();
             rekey_all();
             chosen = pick(relaxed);

@@ -57,19 +57,21 @@ std::vector<std::int64_t> eager_mmr(const Request& r, double lambda, std::int64_
     return out;
 }
 
-// The eager DPP loop (Chen et al. 2018), then fill by score once the best d2 <= EPS.
+// The eager DPP loop (Chen et al. 2018, every item updated at every slot, in the Gram-Schmidt
+// form the library uses: e_i = r_i <q_b, u_i>), then fill by score once the best d2 <= EPS.
 std::vector<std::int64_t> eager_dpp(const Request& r, double alpha, std::int64_t k, std::vector<bool>* fill_flags) {
     const KernelTable& kern = active_kernels();
-    const std::size_t n = r.item_id.size();
+    const std::size_t n = r.item_id.size(), d = static_cast<std::size_t>(r.d);
     UnitRows rows = unit_rows_of(r);
     double s_max = -std::numeric_limits<double>::infinity();
     for (std::size_t i = 0; i < n; ++i) s_max = std::max(s_max, static_cast<double>(r.prior[i]));
-    std::vector<double> rr(n), d2(n);
-    std::vector<std::vector<double>> c(n);
+    std::vector<double> r2(n), d2(n);
     for (std::size_t i = 0; i < n; ++i) {
-        rr[i] = std::exp(alpha * (static_cast<double>(r.prior[i]) - s_max));
-        d2[i] = rr[i] * rr[i];
+        const double ri = std::exp(alpha * (static_cast<double>(r.prior[i]) - s_max));
+        r2[i] = ri * ri;
+        d2[i] = r2[i];
     }
+    std::vector<double> basis;  // orthonormal rows
     std::vector<bool> used(n, false);
     bool fill = false;
     std::vector<std::int64_t> out;
@@ -87,15 +89,13 @@ std::vector<std::int64_t> eager_dpp(const Request& r, double alpha, std::int64_t
         out.push_back(arg);
         fill_flags->push_back(fill);
         if (fill) continue;
-        const std::size_t j = static_cast<std::size_t>(arg);
-        const double sqrt_d2 = std::sqrt(d2[j]);
-        const std::size_t b = c[j].size();
+        const std::size_t b = basis.size() / d;
+        basis.resize((b + 1) * d);
+        orthonormal_complement(kern, basis.data(), b, d, rows[static_cast<std::size_t>(arg)], basis.data() + b * d);
         for (std::size_t i = 0; i < n; ++i) {
             if (used[i]) continue;
-            const double l_ji = rr[j] * rr[i] * rows.cosine(rows[j], rows[i]);
-            const double e = (l_ji - kern.dot_f64(c[j].data(), c[i].data(), b)) / sqrt_d2;
-            c[i].push_back(e);
-            d2[i] -= e * e;
+            const double a = kern.dot_f64(basis.data() + b * d, rows[i], d);
+            d2[i] -= r2[i] * (a * a);
         }
     }
     return out;
