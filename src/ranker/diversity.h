@@ -44,7 +44,7 @@ class UnitRows {
             const float* e = sources_[row];
             const double norm = std::sqrt(kern_.norm2(e, d_));
             const double inv = norm > 0.0 ? 1.0 / norm : 0.0;
-            for (std::size_t j = 0; j < d_; ++j) u[j] = static_cast<double>(e[j]) * inv;
+            kern_.widen_scaled(e, inv, u, d_);
             ready_[row] = 1;
         }
         return u;

@@ -73,8 +73,12 @@ void axpy_f64_scalar(double a, const double* x, double* y, std::size_t len) {
     for (std::size_t j = 0; j < len; ++j) y[j] += a * x[j];
 }
 
-const KernelTable kScalar{dot_scalar,        norm2_scalar,      dot_norm2_scalar, dot_wide_scalar, dot_fast_scalar,
-                          all_finite_scalar, dot_f64_scalar,    axpy_f64_scalar,  "scalar"};
+void widen_scaled_scalar(const float* e, double scale, double* out, std::size_t d) {
+    for (std::size_t j = 0; j < d; ++j) out[j] = static_cast<double>(e[j]) * scale;
+}
+
+const KernelTable kScalar{dot_scalar,        norm2_scalar,   dot_norm2_scalar,    dot_wide_scalar, dot_fast_scalar,
+                          all_finite_scalar, dot_f64_scalar, widen_scaled_scalar, axpy_f64_scalar, "scalar"};
 
 #ifdef RANKER_HAVE_AVX2_VARIANT
 #define RANKER_AVX2 __attribute__((target("avx2,fma")))
@@ -227,8 +231,15 @@ RANKER_AVX2 void axpy_f64_avx2(double a, const double* x, double* y, std::size_t
     for (; j < len; ++j) y[j] += a * x[j];
 }
 
-const KernelTable kAvx2{dot_avx2,        norm2_avx2,   dot_norm2_avx2, dot_wide_avx2, dot_fast_avx2,
-                        all_finite_avx2, dot_f64_avx2, axpy_f64_avx2,  "avx2"};
+RANKER_AVX2 void widen_scaled_avx2(const float* e, double scale, double* out, std::size_t d) {
+    const __m256d vs = _mm256_set1_pd(scale);
+    std::size_t j = 0;
+    for (; j + 4 <= d; j += 4) _mm256_storeu_pd(out + j, _mm256_mul_pd(widen(e + j), vs));
+    for (; j < d; ++j) out[j] = static_cast<double>(e[j]) * scale;
+}
+
+const KernelTable kAvx2{dot_avx2,        norm2_avx2,   dot_norm2_avx2,    dot_wide_avx2, dot_fast_avx2,
+                        all_finite_avx2, dot_f64_avx2, widen_scaled_avx2, axpy_f64_avx2, "avx2"};
 
 bool cpu_has_avx2_fma() {
     __builtin_cpu_init();

@@ -27,6 +27,8 @@ struct KernelTable {
     // sum_j a[j] * b[j] over doubles (unit rows, DPP Cholesky rows). Fixed summation order per
     // variant, so every caller in one process gets bit-identical results for the same inputs.
     double (*dot_f64)(const double* a, const double* b, std::size_t len);
+    // out[j] = double(e[j]) * scale (unit rows for cosines).
+    void (*widen_scaled)(const float* e, double scale, double* out, std::size_t d);
     // y[j] += a * x[j] (Gram-Schmidt steps of the DPP basis).
     void (*axpy_f64)(double a, const double* x, double* y, std::size_t len);
     const char* name;
