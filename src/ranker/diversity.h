@@ -137,7 +137,6 @@ class DppObjective {
     bool wants_fill(std::int32_t l) const { return !fill_ && d2_[l] <= kDppEps; }
     void start_fill() { fill_ = true; }
     std::uint32_t slot_reason() const { return fill_ ? kReasonScoreFill : kReasonDiversity; }
-    double residual(std::int32_t l) const { return d2_[l]; }
 
   private:
     // Folds in basis vectors not seen yet, stopping once d2 is below threshold.

@@ -1,6 +1,6 @@
-// Open-addressing hash map from a 64-bit key to a non-negative 32-bit value, sized once for
-// the expected number of keys (no rehash, no allocation after construction). Used for
-// duplicate item ids, seen ids, pin lookup and per-category counts.
+// Two open-addressing hash tables sized once per request (no rehash, no allocation after
+// construction): IdTable counts per key (categories on the page, for the share cap), and
+// FirstIndexTable maps an item id to its lowest candidate index (duplicates, seen ids, pins).
 #pragma once
 
 #include <cstdint>
@@ -24,31 +24,7 @@ class IdTable {
         max_keys_ = max_keys;
     }
 
-    // The value stored for key, or kAbsent.
-    std::int32_t find(std::int64_t key) const {
-        for (std::uint64_t slot = hash(key) & mask_;; slot = (slot + 1) & mask_) {
-            if (values_[slot] == kAbsent) return kAbsent;
-            if (keys_[slot] == key) return values_[slot];
-        }
-    }
-
-    // Stores value under key unless key is present; returns the value that was there before
-    // (kAbsent when the key was new).
-    std::int32_t insert_if_absent(std::int64_t key, std::int32_t value) {
-        RANKER_INVARIANT(value >= 0, "IdTable values are non-negative");
-        for (std::uint64_t slot = hash(key) & mask_;; slot = (slot + 1) & mask_) {
-            if (values_[slot] == kAbsent) {
-                RANKER_INVARIANT(size_ < max_keys_, "IdTable sized for fewer keys");
-                ++size_;
-                keys_[slot] = key;
-                values_[slot] = value;
-                return kAbsent;
-            }
-            if (keys_[slot] == key) return values_[slot];
-        }
-    }
-
-    // A counter per key (for per-category counts): adds delta, returns the new count.
+    // Adds delta to the key's count (0 for a new key) and returns the new count.
     std::int32_t add(std::int64_t key, std::int32_t delta) {
         for (std::uint64_t slot = hash(key) & mask_;; slot = (slot + 1) & mask_) {
             if (values_[slot] == kAbsent) {
@@ -60,12 +36,6 @@ class IdTable {
             }
             if (keys_[slot] == key) return values_[slot] += delta;
         }
-    }
-
-    // 0 for keys never added (counter view).
-    std::int32_t count(std::int64_t key) const {
-        const std::int32_t v = find(key);
-        return v == kAbsent ? 0 : v;
     }
 
   private:

@@ -30,15 +30,8 @@ class ItemHeap {
     std::vector<HeapEntry>& entries() { return h_; }  // for bulk edits followed by rebuild()
 
     void push(const HeapEntry& e) {
-        std::size_t i = h_.size();
         h_.push_back(e);
-        while (i > 0) {
-            const std::size_t parent = (i - 1) / 2;
-            if (!ranks_below(h_[parent], e)) break;
-            h_[i] = h_[parent];
-            i = parent;
-        }
-        h_[i] = e;
+        sift_up(h_.size() - 1, e);
     }
 
     void pop() {
@@ -54,13 +47,7 @@ class ItemHeap {
             h_[i] = h_[child];
             i = child;
         }
-        while (i > 0) {  // then the last entry up from there
-            const std::size_t parent = (i - 1) / 2;
-            if (!ranks_below(h_[parent], last)) break;
-            h_[i] = h_[parent];
-            i = parent;
-        }
-        h_[i] = last;
+        sift_up(i, last);  // then the last entry up from there
     }
 
     // Restores the heap order over entries() (Floyd's linear-time build).
@@ -82,6 +69,17 @@ class ItemHeap {
     }
 
   private:
+    // Puts e at the hole i or above it, moving lower-ranked parents down.
+    void sift_up(std::size_t i, const HeapEntry& e) {
+        while (i > 0) {
+            const std::size_t parent = (i - 1) / 2;
+            if (!ranks_below(h_[parent], e)) break;
+            h_[i] = h_[parent];
+            i = parent;
+        }
+        h_[i] = e;
+    }
+
     std::vector<HeapEntry> h_;
 };
 

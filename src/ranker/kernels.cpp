@@ -25,23 +25,6 @@ double norm2_scalar(const float* e, std::size_t d) {
     return s;
 }
 
-void dot_norm2_scalar(const double* u, const float* e, std::size_t d, double* dot, double* norm2) {
-    double sd = 0.0, sn = 0.0;
-    for (std::size_t j = 0; j < d; ++j) {
-        const double x = static_cast<double>(e[j]);
-        sd += u[j] * x;
-        sn += x * x;
-    }
-    *dot = sd;
-    *norm2 = sn;
-}
-
-double dot_wide_scalar(const double* u, const float* e, std::size_t d) {
-    double s = 0.0;
-    for (std::size_t j = 0; j < d; ++j) s += u[j] * static_cast<double>(e[j]);
-    return s;
-}
-
 // The oracle accumulates in double (the most accurate of the variants).
 double dot_fast_scalar(const float* u, const float* e, std::size_t d) { return dot_scalar(u, e, d); }
 
@@ -77,8 +60,8 @@ void widen_scaled_scalar(const float* e, double scale, double* out, std::size_t 
     for (std::size_t j = 0; j < d; ++j) out[j] = static_cast<double>(e[j]) * scale;
 }
 
-const KernelTable kScalar{dot_scalar,        norm2_scalar,   dot_norm2_scalar,    dot_wide_scalar, dot_fast_scalar,
-                          all_finite_scalar, dot_f64_scalar, widen_scaled_scalar, axpy_f64_scalar, "scalar"};
+const KernelTable kScalar{dot_scalar,     norm2_scalar,        dot_fast_scalar, all_finite_scalar,
+                          dot_f64_scalar, widen_scaled_scalar, axpy_f64_scalar, "scalar"};
 
 #ifdef RANKER_HAVE_AVX2_VARIANT
 #define RANKER_AVX2 __attribute__((target("avx2,fma")))
@@ -126,48 +109,6 @@ RANKER_AVX2 double norm2_avx2(const float* e, std::size_t d) {
     }
     double s = hsum(_mm256_add_pd(_mm256_add_pd(acc0, acc1), _mm256_add_pd(acc2, acc3)));
     for (; j < d; ++j) s += static_cast<double>(e[j]) * static_cast<double>(e[j]);
-    return s;
-}
-
-RANKER_AVX2 void dot_norm2_avx2(const double* u, const float* e, std::size_t d, double* dot, double* norm2) {
-    __m256d d0 = _mm256_setzero_pd(), d1 = _mm256_setzero_pd();
-    __m256d n0 = _mm256_setzero_pd(), n1 = _mm256_setzero_pd();
-    std::size_t j = 0;
-    for (; j + 8 <= d; j += 8) {
-        const __m256d x0 = widen(e + j), x1 = widen(e + j + 4);
-        d0 = _mm256_fmadd_pd(_mm256_loadu_pd(u + j), x0, d0);
-        d1 = _mm256_fmadd_pd(_mm256_loadu_pd(u + j + 4), x1, d1);
-        n0 = _mm256_fmadd_pd(x0, x0, n0);
-        n1 = _mm256_fmadd_pd(x1, x1, n1);
-    }
-    for (; j + 4 <= d; j += 4) {
-        const __m256d x = widen(e + j);
-        d0 = _mm256_fmadd_pd(_mm256_loadu_pd(u + j), x, d0);
-        n0 = _mm256_fmadd_pd(x, x, n0);
-    }
-    double sd = hsum(_mm256_add_pd(d0, d1)), sn = hsum(_mm256_add_pd(n0, n1));
-    for (; j < d; ++j) {
-        const double x = static_cast<double>(e[j]);
-        sd += u[j] * x;
-        sn += x * x;
-    }
-    *dot = sd;
-    *norm2 = sn;
-}
-
-RANKER_AVX2 double dot_wide_avx2(const double* u, const float* e, std::size_t d) {
-    __m256d acc0 = _mm256_setzero_pd(), acc1 = _mm256_setzero_pd();
-    __m256d acc2 = _mm256_setzero_pd(), acc3 = _mm256_setzero_pd();
-    std::size_t j = 0;
-    for (; j + 16 <= d; j += 16) {
-        acc0 = _mm256_fmadd_pd(_mm256_loadu_pd(u + j), widen(e + j), acc0);
-        acc1 = _mm256_fmadd_pd(_mm256_loadu_pd(u + j + 4), widen(e + j + 4), acc1);
-        acc2 = _mm256_fmadd_pd(_mm256_loadu_pd(u + j + 8), widen(e + j + 8), acc2);
-        acc3 = _mm256_fmadd_pd(_mm256_loadu_pd(u + j + 12), widen(e + j + 12), acc3);
-    }
-    for (; j + 4 <= d; j += 4) acc0 = _mm256_fmadd_pd(_mm256_loadu_pd(u + j), widen(e + j), acc0);
-    double s = hsum(_mm256_add_pd(_mm256_add_pd(acc0, acc1), _mm256_add_pd(acc2, acc3)));
-    for (; j < d; ++j) s += u[j] * static_cast<double>(e[j]);
     return s;
 }
 
@@ -238,8 +179,8 @@ RANKER_AVX2 void widen_scaled_avx2(const float* e, double scale, double* out, st
     for (; j < d; ++j) out[j] = static_cast<double>(e[j]) * scale;
 }
 
-const KernelTable kAvx2{dot_avx2,        norm2_avx2,   dot_norm2_avx2,    dot_wide_avx2, dot_fast_avx2,
-                        all_finite_avx2, dot_f64_avx2, widen_scaled_avx2, axpy_f64_avx2, "avx2"};
+const KernelTable kAvx2{dot_avx2,     norm2_avx2,        dot_fast_avx2, all_finite_avx2,
+                        dot_f64_avx2, widen_scaled_avx2, axpy_f64_avx2, "avx2"};
 
 bool cpu_has_avx2_fma() {
     __builtin_cpu_init();

@@ -13,18 +13,14 @@ struct KernelTable {
     double (*dot)(const float* a, const float* b, std::size_t d);
     // sum_j e[j]^2 for e of length d: finite iff every entry is finite.
     double (*norm2)(const float* e, std::size_t d);
-    // *dot = sum_j u[j] * e[j] (u already widened to double), *norm2 = sum_j e[j]^2.
-    void (*dot_norm2)(const double* u, const float* e, std::size_t d, double* dot, double* norm2);
-    // sum_j u[j] * e[j] (u widened to double): finite iff every e[j] is finite (u is finite).
-    double (*dot_wide)(const double* u, const float* e, std::size_t d);
     // Scoring dot product: float lanes (a handful of terms each) summed in double at the end.
-    // About 3x cheaper than dot_wide and within ~1e-7 relative of it; non-finite when any
+    // About 3x cheaper than dot and within ~1e-7 relative of it; non-finite when any
     // entry is non-finite (u finite), and may also overflow float for huge finite entries, so
-    // callers confirm a non-finite result with dot_wide.
+    // callers confirm a non-finite result with dot.
     double (*dot_fast)(const float* u, const float* e, std::size_t d);
     // True when every e[j] is finite (exponent bits not all ones).
     bool (*all_finite)(const float* e, std::size_t d);
-    // sum_j a[j] * b[j] over doubles (unit rows, DPP Cholesky rows). Fixed summation order per
+    // sum_j a[j] * b[j] over doubles (unit rows, the DPP basis). Fixed summation order per
     // variant, so every caller in one process gets bit-identical results for the same inputs.
     double (*dot_f64)(const double* a, const double* b, std::size_t len);
     // out[j] = double(e[j]) * scale (unit rows for cosines).

@@ -1,3 +1,4 @@
+#include <cmath>
 #include <random>
 #include <vector>
 
@@ -14,27 +15,32 @@ TEST(kernels, avx2_matches_scalar_on_odd_sizes) {
     std::normal_distribution<float> g;
     for (std::size_t d : {1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 33, 64, 100, 257}) {
         std::vector<float> a(d), b(d);
-        std::vector<double> wide(d);
+        std::vector<double> wa(d), wb(d);
+        double dot_ref = 0, n2_ref = 0;  // plain sequential sums in double
         for (std::size_t j = 0; j < d; ++j) {
             a[j] = g(rng);
             b[j] = g(rng);
-            wide[j] = a[j];
+            wa[j] = a[j];
+            wb[j] = b[j];
+            dot_ref += wa[j] * wb[j];
+            n2_ref += wb[j] * wb[j];
         }
-        double dot_s = 0, n2_s = 0;
-        slow.dot_norm2(wide.data(), b.data(), d, &dot_s, &n2_s);
-        CHECK_NEAR(dot_s, slow.dot(a.data(), b.data(), d), 1e-12 * (1 + std::fabs(dot_s)));
-        CHECK_NEAR(n2_s, slow.norm2(b.data(), d), 1e-12 * n2_s);
-        CHECK_NEAR(dot_s, slow.dot_wide(wide.data(), b.data(), d), 1e-12 * (1 + std::fabs(dot_s)));
-        const KernelTable& active = active_kernels();
-        CHECK_NEAR(active.dot(a.data(), b.data(), d), dot_s, 1e-12 * (1 + std::fabs(dot_s)));
-        if (fast == nullptr) continue;
-        double dot_f = 0, n2_f = 0;
-        fast->dot_norm2(wide.data(), b.data(), d, &dot_f, &n2_f);
-        CHECK_NEAR(dot_f, dot_s, 1e-12 * (1 + std::fabs(dot_s)));
-        CHECK_NEAR(n2_f, n2_s, 1e-12 * n2_s);
-        CHECK_NEAR(fast->dot(a.data(), b.data(), d), dot_s, 1e-12 * (1 + std::fabs(dot_s)));
-        CHECK_NEAR(fast->norm2(b.data(), d), n2_s, 1e-12 * n2_s);
-        CHECK_NEAR(fast->dot_wide(wide.data(), b.data(), d), dot_s, 1e-12 * (1 + std::fabs(dot_s)));
+        const double tol = 1e-12 * (1 + std::fabs(dot_ref) + n2_ref);
+        for (const KernelTable* k : {&slow, fast}) {
+            if (k == nullptr) continue;
+            CHECK_NEAR(k->dot(a.data(), b.data(), d), dot_ref, tol);
+            CHECK_NEAR(k->norm2(b.data(), d), n2_ref, tol);
+            CHECK_NEAR(k->dot_f64(wa.data(), wb.data(), d), dot_ref, tol);
+            CHECK_NEAR(k->dot_fast(a.data(), b.data(), d), dot_ref, 1e-5 * (1 + std::sqrt(n2_ref) * d));
+            CHECK(k->all_finite(b.data(), d));
+            std::vector<double> scaled(d), y = wa;
+            k->widen_scaled(b.data(), 0.5, scaled.data(), d);
+            k->axpy_f64(2.0, wb.data(), y.data(), d);
+            for (std::size_t j = 0; j < d; ++j) {
+                CHECK(scaled[j] == wb[j] * 0.5);       // exact: one rounding of an exact product
+                CHECK(y[j] == wa[j] + 2.0 * wb[j]);  // mul then add, as the scalar loop rounds
+            }
+        }
     }
 }
 
@@ -44,10 +50,12 @@ TEST(kernels, non_finite_entries_make_sums_non_finite) {
         for (std::size_t d : {1, 5, 16, 19}) {
             for (float bad : {std::nanf(""), INFINITY, -INFINITY}) {
                 std::vector<float> e(d, 1.0f);
-                std::vector<double> u(d, 0.0);  // zero weights must not hide a NaN/inf (0 * inf = NaN)
+                std::vector<float> u(d, 0.0f);  // zero weights must not hide a NaN/inf (0 * inf = NaN)
                 e[d - 1] = bad;
                 CHECK(!std::isfinite(k->norm2(e.data(), d)));
-                CHECK(!std::isfinite(k->dot_wide(u.data(), e.data(), d)));
+                CHECK(!std::isfinite(k->dot(u.data(), e.data(), d)));
+                CHECK(!std::isfinite(k->dot_fast(u.data(), e.data(), d)));
+                CHECK(!k->all_finite(e.data(), d));
             }
         }
     }

@@ -1,5 +1,9 @@
+#include <algorithm>
+#include <random>
+
 #include "check.h"
 #include "fixture.h"
+#include "ranker/item_heap.h"
 #include "ranker/pipeline.h"
 #include "ranker/validate.h"
 
@@ -128,4 +132,31 @@ TEST(select, ties_go_to_lower_index_and_pretruncation) {
     CHECK((ranked(r, p, 6) == std::vector<std::int64_t>{1, 3, 5, 0, 2, 4}));
     p.candidates = 4;  // best 4 by (score desc, index asc): 1, 3, 5, 0
     CHECK((ranked(r, p, 6) == std::vector<std::int64_t>{1, 3, 5, 0}));
+}
+
+TEST(select, item_heap_pops_in_selection_order) {
+    // Random keys with many exact ties, pushes interleaved with pops, against a sorted copy.
+    std::mt19937_64 rng(5);
+    for (int round = 0; round < 40; ++round) {
+        ItemHeap heap;
+        std::vector<HeapEntry> live;
+        const int n = 1 + static_cast<int>(rng() % 300);
+        for (int l = 0; l < n; ++l) heap.entries().push_back({static_cast<double>(rng() % 17), l});
+        live = heap.entries();
+        heap.rebuild();
+        int next_local = n;
+        while (!heap.empty()) {
+            if (rng() % 3 == 0) {
+                const HeapEntry e{static_cast<double>(rng() % 17), next_local++};
+                heap.push(e);
+                live.push_back(e);
+            }
+            const auto best = std::max_element(live.begin(), live.end(), ranks_below);
+            CHECK(heap.top().key == best->key);
+            CHECK(heap.top().local == best->local);
+            live.erase(best);
+            heap.pop();
+        }
+        CHECK(live.empty());
+    }
 }
