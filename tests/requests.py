@@ -4,10 +4,21 @@ policy key switched on and off, so that each rule and each interaction gets exer
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 from hypothesis import strategies as st
 
 import ranker
+
+#: HYPOTHESIS_PROFILE=long runs every property test with this many times its usual examples
+#: (each test names its own max_examples, which would otherwise override the profile's).
+EXAMPLE_SCALE = 30 if os.environ.get("HYPOTHESIS_PROFILE") == "long" else 1
+
+
+def examples(n: int) -> int:
+    """A property test's example count, scaled up for the long run."""
+    return n * EXAMPLE_SCALE
 
 
 @st.composite

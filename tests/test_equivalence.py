@@ -9,7 +9,7 @@ from hypothesis import given, settings
 
 import ranker
 from invariants import check_result
-from requests import requests
+from requests import examples, requests
 
 
 def _check_pair(cands, user, policy, k, history):
@@ -24,14 +24,14 @@ def _check_pair(cands, user, policy, k, history):
 
 
 @pytest.mark.parametrize("method", ["none", "mmr", "dpp"])
-@settings(max_examples=700)
+@settings(max_examples=examples(700))
 @given(data=requests())
 def test_backends_agree_on_generated_requests(method, data):
     cands, user, policy, k, history = data
     _check_pair(cands, user, policy.replace(**{"diversity.method": method}), k, history)
 
 
-@settings(max_examples=60)
+@settings(max_examples=examples(60))
 @given(data=requests(max_n=120, with_history=False))
 def test_backends_agree_on_larger_requests(data):
     _check_pair(*data[:4], None)

@@ -13,7 +13,7 @@ from hypothesis import given, settings
 import ranker
 from ranker import Drop, Reason, Status
 from ranker.explain import explain, explain_drops
-from requests import requests
+from requests import examples, requests
 
 
 BACKENDS = ["reference", "native"]
@@ -109,7 +109,7 @@ def test_opted_out_explanation_ignores_personal_data():
     assert "not personalised" in explain(a, 0)
 
 
-@settings(max_examples=60)
+@settings(max_examples=examples(60))
 @given(req=requests(max_n=25))
 def test_any_request_explains_every_slot_in_both_languages_with_the_same_numbers(req):
     cands, usr, pol, k, history = req

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 import ranker
 from invariants import check_result
-from requests import requests
+from requests import examples, requests
 
 MUTATIONS = [
     ("candidates.embedding", lambda c, u, rng: c.embedding.__setitem__((rng.integers(c.n), 0), np.nan)),
@@ -42,7 +42,7 @@ MUTATIONS = [
 ]
 
 
-@settings(max_examples=400)
+@settings(max_examples=examples(400))
 @given(data=requests(max_n=25), which=st.integers(0, len(MUTATIONS) - 1), seed=st.integers(0, 2**31))
 def test_hostile_mutations_are_refused_alike_or_agreed(data, which, seed):
     cands, user, policy, k, history = data

@@ -22,7 +22,7 @@ from hypothesis import given, settings
 import ranker
 from ranker.result import RankResult
 from ranker.synthetic import SCENARIOS
-from requests import requests
+from requests import examples, requests
 
 BASELINE_PATH = Path(__file__).resolve().parent.parent / "bench" / "numpy_baseline.py"
 
@@ -147,14 +147,14 @@ def test_baseline_matches_reference_on_tiny_requests(n, k):
         _check_against_reference(cands, user, scenario.policy(), k)
 
 
-@settings(max_examples=150)
+@settings(max_examples=examples(150))
 @given(data=requests())
 def test_baseline_matches_reference_on_generated_requests(data):
     cands, user, policy, k, history = data
     _check_against_reference(cands, user, policy, k, history)
 
 
-@settings(max_examples=100)
+@settings(max_examples=examples(100))
 @given(data=requests(methods=("none",)))
 def test_baseline_walk_falls_back_to_the_full_order(data):
     """Without diversity the baseline sorts only the head of the pool; past it, it sorts all."""

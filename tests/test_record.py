@@ -12,7 +12,7 @@ from hypothesis import given, settings
 import ranker
 from ranker import Drop, PinStatus, Reason, Status
 from ranker.record import SCHEMA, to_record
-from requests import requests
+from requests import examples, requests
 
 PERSONAL_KEYS = {"embedding", "tags", "tag_ids", "tag_weights", "deleted_tags", "age", "seen", "local_minute",
                  "usage_minutes_today", "scores"}
@@ -106,7 +106,7 @@ def test_refused_request_record():
     assert {p["status"] for p in rec["pins"]} == {PinStatus.NOT_SERVED.name}
 
 
-@settings(max_examples=50)
+@settings(max_examples=examples(50))
 @given(req=requests(max_n=20))
 def test_every_result_gives_a_strict_json_record(req):
     cands, usr, pol, k, history = req

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 import ranker
 from ranker import Drop, Flag, Reason, Status
 from invariants import check_result
-from requests import requests
+from requests import examples, requests
 
 BACKENDS = ["native", "reference"]
 
@@ -50,7 +50,7 @@ def same_result(a, b):
 
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("method", ["none", "mmr", "dpp"])
-@settings(max_examples=40)
+@settings(max_examples=examples(40))
 @given(seed=st.integers(0, 2**31), weight=st.floats(-5, 5, allow_nan=False))
 def test_art17_opt_out_ignores_all_personal_input(backend, method, seed, weight):
     rng = np.random.default_rng(seed)
@@ -66,7 +66,7 @@ def test_art17_opt_out_ignores_all_personal_input(backend, method, seed, weight)
 
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("mode", ["ignore", "suppress"])
-@settings(max_examples=30)
+@settings(max_examples=examples(30))
 @given(weight=st.floats(-10, 10, allow_nan=False), seed=st.integers(0, 1000))
 def test_art17_deleted_tag_weight_never_counts(backend, mode, weight, seed):
     cands = feed(seed=seed)
@@ -84,7 +84,7 @@ def test_art17_deleted_tag_weight_never_counts(backend, mode, weight, seed):
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
-@settings(max_examples=30)
+@settings(max_examples=examples(30))
 @given(weight=st.floats(-10, 10, allow_nan=False), seed=st.integers(0, 1000))
 def test_art10_forbidden_tags_never_count(backend, weight, seed):
     cands, policy = feed(seed=seed), full_policy()   # tag 11 is forbidden
@@ -239,7 +239,7 @@ def test_seen_items_are_dropped_after_compliance_codes(backend):
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
-@settings(max_examples=150)
+@settings(max_examples=examples(150))
 @given(data=requests())
 def test_every_rule_holds_on_generated_requests(backend, data):
     cands, user, policy, k, history = data
