@@ -158,3 +158,25 @@ def test_large_size_grid(n, d, k_of_n):
         ref = ranker.rank(cands, user, policy, k, backend="reference") if k <= 1 else None
         if ref is not None:
             assert np.array_equal(ref.drop_codes, res.drop_codes)
+
+
+@pytest.mark.parametrize("window, cap, categories", [(150, 1, 20), (150, 3, 4), (40, 2, 3), (149, 7, 2)])
+def test_windows_as_long_as_the_page_with_pins_and_history(window, cap, categories):
+    # Windows wider than the page: every earlier slot, the history and the pins ahead all
+    # count. The native backend slides its counts along the page; the reference rescans.
+    rng = np.random.default_rng(window + cap)
+    n = 150
+    cands = ranker.Candidates(
+        item_id=np.arange(n), embedding=rng.normal(size=(n, 4)).astype(np.float32),
+        prior=rng.random(n).astype(np.float32), category=rng.integers(0, categories, n),
+        author=rng.integers(0, 2 * categories, n))
+    user = ranker.User(embedding=rng.normal(size=4).astype(np.float32))
+    history = ranker.History(categories=rng.integers(0, categories, 40), authors=rng.integers(0, 2 * categories, 40))
+    pins = [{"item_id": int(i), "slot": int(s)}
+            for i, s in zip(rng.choice(n, 5, replace=False), rng.choice(n, 5, replace=False))]
+    policy = ranker.Policy.from_dict({"k": n, "pins": pins, "scatter": {
+        "category_window": window, "category_max": cap, "author_window": window // 2, "author_max": cap}})
+    cmp = ranker.compare(cands, user, policy, history=history)
+    assert cmp.equivalent, cmp.divergences
+    assert len(cmp.native) == n
+    check_result(cmp.native, history)

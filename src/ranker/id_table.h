@@ -1,5 +1,5 @@
 // Two open-addressing hash tables sized once per request (no rehash, no allocation after
-// construction): IdTable counts per key (categories on the page, for the share cap), and
+// construction): IdTable counts per key (categories for the share cap and the scatter windows), and
 // FirstIndexTable maps an item id to its lowest candidate index (duplicates, seen ids, pins).
 #pragma once
 
@@ -28,13 +28,25 @@ class IdTable {
     std::int32_t add(std::int64_t key, std::int32_t delta) {
         for (std::uint64_t slot = hash(key) & mask_;; slot = (slot + 1) & mask_) {
             if (values_[slot] == kAbsent) {
-                RANKER_INVARIANT(size_ < max_keys_, "IdTable sized for fewer keys");
+                RANKER_INVARIANT(size_ < max_keys_ && delta >= 0, "IdTable sized for fewer keys, or a new key decremented");
                 ++size_;
                 keys_[slot] = key;
                 values_[slot] = delta;
                 return delta;
             }
-            if (keys_[slot] == key) return values_[slot] += delta;
+            if (keys_[slot] == key) {
+                values_[slot] += delta;
+                RANKER_INVARIANT(values_[slot] >= 0, "IdTable counts never go below zero");
+                return values_[slot];
+            }
+        }
+    }
+
+    // The key's count, 0 for a key never added.
+    std::int32_t count(std::int64_t key) const {
+        for (std::uint64_t slot = hash(key) & mask_;; slot = (slot + 1) & mask_) {
+            if (values_[slot] == kAbsent) return 0;
+            if (keys_[slot] == key) return values_[slot];
         }
     }
 

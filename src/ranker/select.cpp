@@ -11,6 +11,10 @@
 namespace ranker {
 namespace {
 
+bool contains_unsorted(const std::vector<std::int32_t>& values, std::int32_t v) {
+    return std::find(values.begin(), values.end(), v) != values.end();
+}
+
 // Membership in a short ascending list: a linear scan beats a binary search below a few dozen.
 bool contains(const std::vector<std::int32_t>& sorted, std::int32_t v) {
     if (sorted.size() > 32) return std::binary_search(sorted.begin(), sorted.end(), v);
@@ -48,64 +52,84 @@ struct SlotState {
 
     std::uint32_t flags(std::int32_t cand) const { return c.flags != nullptr ? c.flags[cand] : 0u; }
 
-    // One scatter window rule (category or author) at the current slot. prepare() works out,
-    // once per slot, which values the windows around t already hold m times; an item is then
-    // allowed unless its value is on that short list (at most 2w - 2 values, usually a handful).
+    // One scatter window rule (category or author). Page slots before t are all filled (pins or
+    // selections) and slots after t hold only pins, so at slot t:
+    //  - with no pin of value v in (t, t + w - 1], the fullest window containing t is the one
+    //    ending at t, and v is refused when [t - w + 1, t - 1] already holds m slots of v;
+    //  - a value with pins ahead is checked exactly against the windows ending at those pins.
+    // The counts over [t - w + 1, t - 1] slide along with t, so a slot costs O(1) plus the pins
+    // ahead, whatever the window size.
     struct Window {
         const std::int32_t* page_col = nullptr;
         const std::int32_t* history_col = nullptr;
         std::int64_t w = 0, m = 0;
-        struct Seen {
-            std::int32_t value;
-            std::int32_t offset;  // slot - (t - w + 1), in [0, 2w - 2]
-            bool operator<(const Seen& o) const { return value < o.value || (value == o.value && offset < o.offset); }
-        };
-        std::vector<Seen> around;          // filled slots t - w + 1 .. t + w - 1 except t
-        std::vector<std::int32_t> blocked;  // ascending values refused at t
+        IdTable left_counts{0};                 // value -> filled slots in [lo, hi)
+        std::int64_t lo = 0, hi = 0;            // the counted range; hi = t once prepared
+        bool started = false;
+        std::vector<std::int32_t> pin_blocked;  // values refused at t because of pins ahead
+
+        // The value shown at slot s (history rows are slots -h .. -1), or false when empty.
+        bool value_at(const SlotState& st, std::int64_t s, std::int32_t* v) const {
+            if (s < 0) {
+                const std::int64_t row = (st.history != nullptr ? st.history->h : 0) + s;
+                if (row < 0 || history_col == nullptr) return false;
+                *v = history_col[row];
+                return true;
+            }
+            if (s >= st.horizon) return false;
+            const std::int32_t cand = st.board[static_cast<std::size_t>(s)];
+            if (cand < 0) return false;
+            *v = page_col[cand];
+            return true;
+        }
 
         void prepare(const SlotState& st, std::int64_t t) {
-            blocked.clear();
             if (w <= 0) return;
-            around.clear();
             const std::int64_t h = st.history != nullptr ? st.history->h : 0;
-            for (std::int64_t q = 0; q < 2 * w - 1; ++q) {
-                const std::int64_t s = t - w + 1 + q;
-                if (s == t) continue;
-                if (s < 0) {
-                    const std::int64_t row = h + s;
-                    if (row >= 0 && history_col != nullptr) around.push_back({history_col[row], static_cast<std::int32_t>(q)});
-                } else if (s < st.horizon) {
-                    const std::int32_t cand = st.board[static_cast<std::size_t>(s)];
-                    if (cand >= 0) around.push_back({page_col[cand], static_cast<std::int32_t>(q)});
-                }
+            const std::int64_t new_lo = std::max(t - w + 1, -h);
+            if (!started) {
+                lo = hi = new_lo;
+                started = true;
             }
-            if (static_cast<std::int64_t>(around.size()) < m) return;  // nothing can reach m others
-            std::sort(around.begin(), around.end());
-            // Windows containing t cover offsets [j, j + w - 1] for j in [0, w - 1] (t is at
-            // offset w - 1). A value is refused when one of them already holds m of its slots.
-            for (std::size_t b = 0; b < around.size();) {
-                std::size_t e = b;
-                while (e < around.size() && around[e].value == around[b].value) ++e;
-                if (static_cast<std::int64_t>(e - b) >= m) {
-                    auto held_from = [&](std::int64_t j) {  // slots of this value at offsets [j, j + w - 1]
-                        std::int64_t count = 0;
-                        for (std::size_t q = b; q < e; ++q) count += around[q].offset >= j && around[q].offset <= j + w - 1;
-                        return count;
-                    };
-                    // A fullest window ends on one of the value's slots (or starts at 0: a window
-                    // ending on slot P covers everything a window starting earlier, up to P, does).
-                    bool full = held_from(0) >= m;
-                    for (std::size_t a = b; a < e && !full; ++a) {
-                        const std::int64_t j = around[a].offset - (w - 1);
-                        if (j > 0) full = held_from(j) >= m;
-                    }
-                    if (full) blocked.push_back(around[b].value);
-                }
-                b = e;
+            std::int32_t v;
+            for (; hi < t; ++hi)  // slots filled since the last prepared slot join the count
+                if (value_at(st, hi, &v)) left_counts.add(v, 1);
+            for (; lo < new_lo; ++lo)  // slots that fell out of reach leave it
+                if (value_at(st, lo, &v)) left_counts.add(v, -1);
+
+            pin_blocked.clear();
+            for (const PlacedPin& pin : st.placed) {  // slot order
+                if (pin.slot <= t) continue;
+                if (pin.slot > t + w - 1) break;
+                const std::int32_t pv = page_col[pin.candidate];
+                if (contains_unsorted(pin_blocked, pv) || left_counts.count(pv) >= m) continue;
+                if (pins_fill_a_window(st, t, pv)) pin_blocked.push_back(pv);
             }
         }
 
-        bool allows(std::int32_t v) const { return !contains(blocked, v); }
+        // Whether a window ending at a pin of value pv ahead of t already holds m slots of pv.
+        // Its count is the pins of pv in (t, e] plus the left slots of pv in [e - w + 1, t - 1]:
+        // the left count less the slots of pv in [t - w + 1, e - w], scanned once as e grows.
+        bool pins_fill_a_window(const SlotState& st, std::int64_t t, std::int32_t pv) const {
+            std::int64_t ahead = 0, dropped = 0;
+            std::int64_t scanned = lo;  // next left slot to scan for dropping
+            const std::int64_t left = left_counts.count(pv);
+            for (const PlacedPin& pin : st.placed) {
+                if (pin.slot <= t) continue;
+                if (pin.slot > t + w - 1) break;
+                if (page_col[pin.candidate] != pv) continue;
+                ++ahead;
+                std::int32_t v;
+                for (; scanned <= pin.slot - w; ++scanned)
+                    if (value_at(st, scanned, &v) && v == pv) ++dropped;
+                if (left - dropped + ahead >= m) return true;
+            }
+            return false;
+        }
+
+        bool allows(std::int32_t v) const {
+            return w <= 0 || (left_counts.count(v) < m && !contains_unsorted(pin_blocked, v));
+        }
     };
     Window category_window, author_window;
 
@@ -374,6 +398,13 @@ void select_slots(const SelectionInput& in, SelectionResult& out) {
     for (const PlacedPin& pin : placed)
         if (pin.slot < horizon) st.board[static_cast<std::size_t>(pin.slot)] = pin.candidate;
     st.share_rule = share_rule;
+    // Distinct values a window ever counts: history rows it reaches, then filled page slots.
+    const index_t history_rows = in.history != nullptr ? static_cast<index_t>(in.history->h) : 0;
+    const index_t page_filled = std::min<std::int64_t>(k, pool_size + static_cast<std::int64_t>(placed.size()));
+    if (p.category_window > 0)
+        st.category_window.left_counts = IdTable(std::min<index_t>(history_rows, p.category_window) + page_filled + 1);
+    if (p.author_window > 0)
+        st.author_window.left_counts = IdTable(std::min<index_t>(history_rows, p.author_window) + page_filled + 1);
     st.category_window.page_col = c.category;
     st.category_window.history_col = in.history != nullptr ? in.history->categories : nullptr;
     st.category_window.w = p.category_window;
