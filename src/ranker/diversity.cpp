@@ -19,20 +19,6 @@ MmrObjective::MmrObjective(double lambda, std::size_t d, const double* pool_scor
     for (std::size_t row = static_cast<std::size_t>(pool_size); row < rows_.size(); ++row) placed_.push_back(rows_[row]);
 }
 
-double MmrObjective::gain(std::int32_t l) const {
-    if (placed_.empty()) return lambda_ * scores_[l];
-    return lambda_ * scores_[l] - (1.0 - lambda_) * max_cos_[l];
-}
-
-double MmrObjective::key(std::int32_t l) const {
-    if (compared_[l] == 0 && !placed_.empty()) {
-        // Never compared: the max cosine is at least -1 (rounding can dip a hair below), so
-        // this bounds the gain from above. lambda <= 1 (validated), so the bound is monotone.
-        return lambda_ * scores_[l] - (1.0 - lambda_) * (-1.0 - 1e-6);
-    }
-    return gain(l);
-}
-
 void MmrObjective::refresh(std::int32_t l, double threshold) {
     double m = max_cos_[l];
     const std::size_t total = placed_.size();

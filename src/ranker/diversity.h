@@ -86,7 +86,14 @@ class MmrObjective {
                  std::vector<const float*> rows);
 
     // Exact gain when fresh, else an upper bound of it.
-    double key(std::int32_t l) const;
+    double key(std::int32_t l) const {
+        if (compared_[l] == 0 && !placed_.empty()) {
+            // Never compared: the max cosine is at least -1 (rounding can dip a hair below), so
+            // this bounds the gain from above. lambda <= 1 (validated), so the bound is monotone.
+            return lambda_ * scores_[l] - (1.0 - lambda_) * (-1.0 - 1e-6);
+        }
+        return gain(l);
+    }
     bool fresh(std::int32_t l) const { return compared_[l] == static_cast<std::int32_t>(placed_.size()); }
     // Compares with the placed items not seen yet, stopping once the gain is below threshold.
     void refresh(std::int32_t l, double threshold);
@@ -97,7 +104,10 @@ class MmrObjective {
     bool wants_fill(std::int32_t) const { return false; }
     void start_fill() {}
     std::uint32_t slot_reason() const { return kReasonDiversity; }
-    double gain(std::int32_t l) const;
+    double gain(std::int32_t l) const {
+        if (placed_.empty()) return lambda_ * scores_[l];
+        return lambda_ * scores_[l] - (1.0 - lambda_) * max_cos_[l];
+    }
 
   private:
     double lambda_;

@@ -34,20 +34,15 @@ ActiveTags active_tags(const UserView& u, const Policy& p) {
 void embedding_pass(const CandidatesView& c, const float* u, const std::uint8_t* want_dot, double* dot) {
     const KernelTable& kern = active_kernels();
     const std::size_t d = static_cast<std::size_t>(c.d);
+    kern.dot_fast_rows(u, c.embedding, static_cast<std::size_t>(c.n), d, want_dot, dot);
     for (index_t i = 0; i < c.n; ++i) {
+        if (std::isfinite(dot[i])) continue;
         const float* e = c.embedding + i * c.d;
-        if (want_dot[i]) {
-            double v = kern.dot_fast(u, e, d);
-            if (!std::isfinite(v)) {
-                // Either a non-finite entry or a float overflow of huge finite entries: the
-                // double kernel cannot overflow (|x * y| < 1.2e77 per term), so it decides.
-                v = kern.dot(u, e, d);
-                if (!std::isfinite(v)) fail_embedding_row(c, i);
-            }
-            dot[i] = v;
-        } else if (!kern.all_finite(e, d)) {
-            fail_embedding_row(c, i);
-        }
+        // Either a non-finite entry or a float overflow of huge finite entries: the double
+        // kernel cannot overflow (|x * y| < 1.2e77 per term), so it decides.
+        const double exact = want_dot[i] ? kern.dot(u, e, d) : (kern.all_finite(e, d) ? 0.0 : dot[i]);
+        if (!std::isfinite(exact)) fail_embedding_row(c, i);
+        dot[i] = exact;
     }
 }
 

@@ -161,7 +161,9 @@ void run_slots(SlotState& st, Objective& obj, SelectionResult& out) {
     const std::int32_t pool_size = static_cast<std::int32_t>(st.pool.size());
     ItemHeap heap;
     heap.reserve(static_cast<std::size_t>(pool_size) + 1);
-    for (std::int32_t l = 0; l < pool_size; ++l) heap.entries().push_back({obj.key(l), l});
+    std::vector<HeapEntry>& initial = heap.entries();
+    initial.resize(static_cast<std::size_t>(pool_size));
+    for (std::int32_t l = 0; l < pool_size; ++l) initial[static_cast<std::size_t>(l)] = {obj.key(l), l};
     heap.rebuild();
     // Items that were not allowed at an earlier slot, best first. Their keys cannot change
     // while they wait (only an allowed item is refreshed), so the list stays sorted and is

@@ -60,3 +60,34 @@ TEST(kernels, non_finite_entries_make_sums_non_finite) {
         }
     }
 }
+
+TEST(kernels, dot_fast_rows_matches_the_row_kernels) {
+    std::mt19937_64 rng(9);
+    std::normal_distribution<float> g;
+    for (const KernelTable* k : {&scalar_kernels(), avx2_kernels()}) {
+        if (k == nullptr) continue;
+        for (std::size_t d : {1, 7, 8, 33, 64}) {
+            const std::size_t n = 23;
+            std::vector<float> u(d), e(n * d);
+            for (float& x : u) x = g(rng);
+            for (float& x : e) x = g(rng);
+            e[5 * d + d / 2] = std::nanf("");   // a wanted row with a NaN
+            e[6 * d] = INFINITY;                // an unwanted row with an inf
+            std::vector<std::uint8_t> want(n);
+            for (std::size_t i = 0; i < n; ++i) want[i] = (i % 3 != 0) || i == 5;
+            want[6] = 0;
+            std::vector<double> out(n, -1.0);
+            k->dot_fast_rows(u.data(), e.data(), n, d, want.data(), out.data());
+            for (std::size_t i = 0; i < n; ++i) {
+                const float* row = e.data() + i * d;
+                if (i == 5 || i == 6) {
+                    CHECK(!std::isfinite(out[i]));
+                } else if (want[i]) {
+                    CHECK(out[i] == k->dot_fast(u.data(), row, d));
+                } else {
+                    CHECK(out[i] == 0.0);
+                }
+            }
+        }
+    }
+}
