@@ -6,19 +6,10 @@ import pytest
 
 from ranker.synthetic import SCENARIOS
 
-from benchutil import cycling
+from benchutil import rank_one_per_call
 
 
 @pytest.mark.parametrize("name", list(SCENARIOS))
 def test_numpy_baseline_rank(benchmark, baseline, scenario_pool, name):
-    policy, pool = scenario_pool(name)
-    benchmark.group = name
-    benchmark.extra_info["n"] = SCENARIOS[name].n
-    next_request = cycling(pool)
-
-    def one():
-        cands, user = next_request()
-        return baseline.rank(cands, user, policy)
-
-    result = benchmark(one)
+    result, policy = rank_one_per_call(benchmark, scenario_pool, name, baseline.rank)
     assert result.status == 0 and len(result) == policy.k

@@ -7,22 +7,13 @@ import pytest
 import ranker
 from ranker.synthetic import SCENARIOS
 
-from benchutil import cycling
+from benchutil import rank_one_per_call
 
 
 
 @pytest.mark.parametrize("name", list(SCENARIOS))
 def test_native_rank(benchmark, scenario_pool, name):
-    policy, pool = scenario_pool(name)
-    benchmark.group = name
-    benchmark.extra_info["n"] = SCENARIOS[name].n
-    next_request = cycling(pool)
-
-    def one():
-        cands, user = next_request()
-        return ranker.rank(cands, user, policy)
-
-    result = benchmark(one)
+    result, policy = rank_one_per_call(benchmark, scenario_pool, name, ranker.rank)
     assert result.status == ranker.Status.OK and len(result) == policy.k
 
 
