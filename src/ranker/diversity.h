@@ -6,8 +6,8 @@
 // was last looked at) and pushed back; a fresh item is the exact argmax.
 //
 // A refresh may also stop early: every step against one more placed item can only lower the
-// key, so once the key falls below `threshold` (the next-best key in the queue) the item cannot
-// win this slot, and the key it has is still an upper bound. The rest of the catch-up waits until
+// key, so once the key falls below `threshold` (the best exact objective the slot has found so
+// far) the item cannot win this slot, and the key it has is still an upper bound. The rest of the catch-up waits until
 // the item reaches the top again, which on clustered data is often never: this cuts the number
 // of similarity evaluations by 2 to 10 times against a full catch-up. Each item's state is
 // updated with exactly the same operations, in the same order, as an eager loop would use, so
