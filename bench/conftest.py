@@ -8,12 +8,11 @@ on a pool of one request per scenario; that is what CI runs, so the suites canno
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 
 import pytest
 
+from ranker.benchmark import load_baseline
 from ranker.synthetic import SCENARIOS
 
 BASELINE_PATH = Path(__file__).resolve().parent / "numpy_baseline.py"
@@ -22,17 +21,9 @@ BASELINE_PATH = Path(__file__).resolve().parent / "numpy_baseline.py"
 POOL = 16
 
 
-def _load_baseline():
-    spec = importlib.util.spec_from_file_location("ranker_bench_numpy_baseline", BASELINE_PATH)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope="session")
 def baseline():
-    return _load_baseline()
+    return load_baseline(str(BASELINE_PATH))
 
 
 @pytest.fixture(scope="session")

@@ -11,8 +11,6 @@ backend where that is built.
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +18,7 @@ import pytest
 from hypothesis import given, settings
 
 import ranker
+from ranker.benchmark import load_baseline
 from ranker.result import RankResult
 from ranker.synthetic import SCENARIOS
 from requests import examples, requests
@@ -27,17 +26,7 @@ from requests import examples, requests
 BASELINE_PATH = Path(__file__).resolve().parent.parent / "bench" / "numpy_baseline.py"
 
 
-def _load_baseline():
-    spec = importlib.util.spec_from_file_location("ranker_bench_numpy_baseline", BASELINE_PATH)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-baseline = _load_baseline()
-
-
+baseline = load_baseline(str(BASELINE_PATH))
 
 
 def _as_rank_result(out, cands, user, policy, history) -> RankResult:
