@@ -38,9 +38,10 @@ void embedding_pass(const CandidatesView& c, const float* u, const std::uint8_t*
     for (index_t i = 0; i < c.n; ++i) {
         if (std::isfinite(dot[i])) continue;
         const float* e = c.embedding + i * c.d;
-        // Either a non-finite entry or a float overflow of huge finite entries: the double
-        // kernel cannot overflow (|x * y| < 1.2e77 per term), so it decides.
-        const double exact = want_dot[i] ? kern.dot(u, e, d) : (kern.all_finite(e, d) ? 0.0 : dot[i]);
+        // A row that is not scored is non-finite here only when an entry is. A scored row may
+        // also have overflowed float with huge finite entries: the double kernel cannot
+        // overflow (|x * y| < 1.2e77 per term), so it decides.
+        const double exact = want_dot[i] ? kern.dot(u, e, d) : dot[i];
         if (!std::isfinite(exact)) fail_embedding_row(c, i);
         dot[i] = exact;
     }
