@@ -16,13 +16,13 @@ MmrObjective::MmrObjective(double lambda, std::size_t d, const double* pool_scor
       max_cos_(static_cast<std::size_t>(pool_size), -std::numeric_limits<double>::infinity()),
       compared_(static_cast<std::size_t>(pool_size), 0) {
     placed_.reserve(rows_.size());
-    for (std::size_t row = static_cast<std::size_t>(pool_size); row < rows_.size(); ++row) placed_.push_back(rows_[row]);
+    for (std::size_t row = static_cast<std::size_t>(pool_size); row < rows_.size(); ++row) placed_.push_back(row);
 }
 
 void MmrObjective::refresh(std::int32_t l, double threshold) {
     double m = max_cos_[l];
     const std::size_t total = placed_.size();
-    const double* row = rows_[static_cast<std::size_t>(l)];
+    const std::size_t row = static_cast<std::size_t>(l);
     // Gain below threshold <=> m above this cutoff (lambda < 1; with lambda = 1 there is no penalty).
     const double relevance = lambda_ * scores_[l];
     std::size_t q = static_cast<std::size_t>(compared_[l]);
@@ -40,7 +40,7 @@ void MmrObjective::refresh(std::int32_t l, double threshold) {
 
 bool MmrObjective::on_selected(std::int32_t l) {
     const bool was_empty = placed_.empty();
-    placed_.push_back(rows_[static_cast<std::size_t>(l)]);
+    placed_.push_back(static_cast<std::size_t>(l));
     return was_empty;
 }
 
@@ -63,7 +63,7 @@ void orthonormal_complement(const KernelTable& kern, const double* q, std::size_
 DppObjective::DppObjective(double alpha, std::size_t d, const double* pool_scores, std::int32_t pool_size,
                            std::vector<const float*> rows, const std::vector<double>& pin_scores,
                            std::int64_t basis_capacity)
-    : scores_(pool_scores), kern_(active_kernels()), d_(d), rows_(kern_, d, std::move(rows)) {
+    : scores_(pool_scores), kern_(active_kernels()), d_(d), rows_(kern_, d, std::move(rows)), pool_size_(pool_size) {
     const std::size_t total = rows_.size();
     RANKER_INVARIANT(total == static_cast<std::size_t>(pool_size) + pin_scores.size(), "one row per pool item and pin");
     double s_max = -std::numeric_limits<double>::infinity();
@@ -71,45 +71,94 @@ DppObjective::DppObjective(double alpha, std::size_t d, const double* pool_score
     for (double s : pin_scores) s_max = std::max(s_max, s);
     r2_.resize(total);
     d2_.resize(total);
+    live_.reserve(static_cast<std::size_t>(pool_size));
     for (std::size_t row = 0; row < total; ++row) {
         const double s = row < static_cast<std::size_t>(pool_size) ? pool_scores[row] : pin_scores[row - pool_size];
         const double r = std::exp(alpha * (s - s_max));
         r2_[row] = r * r;
         d2_[row] = r2_[row];  // L_ii = r_i^2
+        if (row < static_cast<std::size_t>(pool_size) && d2_[row] > kDppEps) {
+            live_.push_back(static_cast<std::int32_t>(row));
+            live_rows_.push_back(rows_.row(row));
+            live_inv_norm_.push_back(rows_.inv_norm(row));
+            live_r2_.push_back(r2_[row]);
+            live_d2_.push_back(d2_[row]);
+        }
     }
-    count_.assign(total, 0);
+    dots_.resize(live_.size());
+    unit_.resize(d_);
     capacity_ = static_cast<std::size_t>(std::max<std::int64_t>(0, std::min<std::int64_t>(basis_capacity, total)));
     basis_.reset(new double[std::max<std::size_t>(1, capacity_ * d_)]);
-    // Placed pins enter the basis first, in slot order.
+    // Placed pins enter the basis first, in slot order; each folds in the pins before it.
     for (std::size_t q = 0; q < pin_scores.size(); ++q) {
         const std::int32_t row = static_cast<std::int32_t>(pool_size + q);
-        catch_up(row, -std::numeric_limits<double>::infinity());
-        if (d2_[row] > kDppEps) add_to_basis(row);
+        const float* e = rows_.row(static_cast<std::size_t>(row));
+        const double inv = rows_.inv_norm(static_cast<std::size_t>(row));
+        double d2 = d2_[row];
+        for (std::int32_t b = 0; b < basis_size_; ++b) {
+            const double a = kern_.dot_mixed(basis_.get() + static_cast<std::size_t>(b) * d_, e, d_) * inv;
+            d2 -= r2_[row] * (a * a);
+        }
+        d2_[row] = d2;
+        if (d2 > kDppEps) add_to_basis(row);
     }
-}
-
-void DppObjective::catch_up(std::int32_t row, double threshold) {
-    std::int32_t b = count_[row];
-    if (b == basis_size_) return;
-    const double* u = rows_[static_cast<std::size_t>(row)];
-    const double r2 = r2_[row];
-    double d2 = d2_[row];
-    while (b < basis_size_) {
-        const double a = kern_.dot_f64(basis_.get() + static_cast<std::size_t>(b) * d_, u, d_);
-        ++b;
-        d2 -= r2 * (a * a);
-        if (d2 < threshold) break;
-    }
-    d2_[row] = d2;
-    count_[row] = b;
 }
 
 void DppObjective::add_to_basis(std::int32_t row) {
-    RANKER_INVARIANT(count_[row] == basis_size_, "basis item must be caught up");
     RANKER_INVARIANT(static_cast<std::size_t>(basis_size_) < capacity_, "DPP basis exceeds its capacity");
-    orthonormal_complement(kern_, basis_.get(), static_cast<std::size_t>(basis_size_), d_,
-                           rows_[static_cast<std::size_t>(row)], basis_.get() + static_cast<std::size_t>(basis_size_) * d_);
+    double* q = basis_.get() + static_cast<std::size_t>(basis_size_) * d_;
+    rows_.unit_row(static_cast<std::size_t>(row), unit_.data());
+    orthonormal_complement(kern_, basis_.get(), static_cast<std::size_t>(basis_size_), d_, unit_.data(), q);
     ++basis_size_;
+    // The selected item leaves the live set (the order of the live set does not matter).
+    const auto selected = std::find(live_.begin(), live_.end(), row);
+    if (selected != live_.end()) {
+        const std::size_t i = static_cast<std::size_t>(selected - live_.begin()), last = live_.size() - 1;
+        live_[i] = live_[last];
+        live_rows_[i] = live_rows_[last];
+        live_inv_norm_[i] = live_inv_norm_[last];
+        live_r2_[i] = live_r2_[last];
+        live_d2_[i] = live_d2_[last];
+        live_.pop_back();
+        live_rows_.pop_back();
+        live_inv_norm_.pop_back();
+        live_r2_.pop_back();
+        live_d2_.pop_back();
+    }
+    // The same operations, in the same order per item, as the textbook eager loop:
+    // a = <q, e_l> / |e_l|, d2 -= r2 * a^2, over arrays in live order (the compiler vectorises
+    // it), then copied back by local for the slot loop; items whose d2 reached EPS leave.
+    const std::size_t count = live_.size();
+    kern_.dot_mixed_rows(q, live_rows_.data(), count, d_, dots_.data());
+    double* d2 = live_d2_.data();
+    const double* r2 = live_r2_.data();
+    const double* inv = live_inv_norm_.data();
+    const double* dots = dots_.data();
+    for (std::size_t i = 0; i < count; ++i) {
+        const double a = dots[i] * inv[i];
+        d2[i] = d2[i] - r2[i] * (a * a);
+    }
+    bool drops = false;
+    for (std::size_t i = 0; i < count; ++i) {
+        d2_[live_[i]] = d2[i];
+        drops |= !(d2[i] > kDppEps);
+    }
+    if (!drops) return;
+    std::size_t kept = 0;
+    for (std::size_t i = 0; i < count; ++i) {
+        if (!(d2[i] > kDppEps)) continue;
+        live_[kept] = live_[i];
+        live_rows_[kept] = live_rows_[i];
+        live_inv_norm_[kept] = live_inv_norm_[i];
+        live_r2_[kept] = live_r2_[i];
+        live_d2_[kept] = live_d2_[i];
+        ++kept;
+    }
+    live_.resize(kept);
+    live_rows_.resize(kept);
+    live_inv_norm_.resize(kept);
+    live_r2_.resize(kept);
+    live_d2_.resize(kept);
 }
 
 bool DppObjective::on_selected(std::int32_t l) {

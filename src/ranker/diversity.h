@@ -1,17 +1,18 @@
-// The MMR and DPP objectives as lazily evaluated state for the slot loop in select.cpp.
+// The MMR and DPP objectives as state for the slot loop in select.cpp.
 //
-// Both are "lazy greedy" (Minoux): an item's stored key is an upper bound of its current
+// MMR is "lazy greedy" (Minoux): an item's stored key is an upper bound of its current
 // objective, because the objective can only decrease as items are placed. The slot loop pops
 // the best key; a stale item is brought up to date (only against the items placed since it
 // was last looked at) and pushed back; a fresh item is the exact argmax.
 //
 // A refresh may also stop early: every step against one more placed item can only lower the
 // key, so once the key falls below `threshold` (the best exact objective the slot has found so
-// far) the item cannot win this slot, and the key it has is still an upper bound. The rest of the catch-up waits until
-// the item reaches the top again, which on clustered data is often never: this cuts the number
-// of similarity evaluations by 2 to 10 times against a full catch-up. Each item's state is
-// updated with exactly the same operations, in the same order, as an eager loop would use, so
-// the selection is identical to the eager algorithm (tests/cpp checks this).
+// far) the item cannot win this slot, and the key it has is still an upper bound. The rest of
+// the catch-up waits until the item reaches the top again, which on clustered data is often
+// never: this cuts the number of similarity evaluations by 2 to 10 times against a full
+// catch-up. DPP is evaluated eagerly instead (kEager; see DppObjective for why). Either way each
+// item's state is updated with exactly the same operations, in the same order, as the textbook
+// eager loop, so the selection is identical to it (tests/cpp checks this).
 //
 // Items are "locals": pool items are 0..pool_size-1 in ascending candidate index (so comparing
 // locals breaks ties like comparing candidate indices).
@@ -28,42 +29,47 @@
 
 namespace ranker {
 
-// Embedding rows scaled to unit length, in double, each computed the first time it is used
-// (a lazy objective touches only the rows it evaluates). The cosine of two rows is then one
-// dot product, with no conversion from float and no division in the inner loop; a zero row
-// stays zero, so its cosine with anything is 0 (docs/semantics.md).
-class UnitRows {
+// Embedding rows and their inverse norms, each norm computed the first time its row is used (a
+// lazy objective touches only the rows it evaluates). A cosine is the dot product of the two
+// float rows in double (every product exact) times both inverse norms, so rows are read in
+// place, never copied or widened: half the bytes of double unit rows, which is what the DPP
+// pass over all live items is bound by. A zero row has inverse norm 0, so its cosine with
+// anything is 0 (docs/semantics.md).
+class NormalizedRows {
   public:
-    UnitRows(const KernelTable& kern, std::size_t d, std::vector<const float*> sources)
-        : kern_(kern), d_(d), sources_(std::move(sources)), ready_(sources_.size(), 0),
-          data_(new double[std::max<std::size_t>(1, sources_.size() * d)]) {}
+    NormalizedRows(const KernelTable& kern, std::size_t d, std::vector<const float*> sources)
+        : kern_(kern), d_(d), sources_(std::move(sources)), inv_norm_(sources_.size(), -1.0) {}
 
-    const double* operator[](std::size_t row) {
-        double* u = data_.get() + row * d_;
-        if (!ready_[row]) {
-            const float* e = sources_[row];
-            const double norm = std::sqrt(kern_.norm2(e, d_));
-            const double inv = norm > 0.0 ? 1.0 / norm : 0.0;
-            kern_.widen_scaled(e, inv, u, d_);
-            ready_[row] = 1;
+    const float* row(std::size_t r) const { return sources_[r]; }
+    double inv_norm(std::size_t r) {
+        double inv = inv_norm_[r];
+        if (inv < 0.0) {  // not computed yet
+            const double norm = std::sqrt(kern_.norm2(sources_[r], d_));
+            inv = norm > 0.0 ? 1.0 / norm : 0.0;
+            inv_norm_[r] = inv;
         }
-        return u;
+        return inv;
     }
-
-    double cosine(const double* a, const double* b) const { return kern_.dot_f64(a, b, d_); }
+    // cos(e_a, e_b); the one expression every caller (and the test oracles) uses.
+    double cosine(std::size_t a, std::size_t b) {
+        return kern_.dot(sources_[a], sources_[b], d_) * inv_norm(a) * inv_norm(b);
+    }
+    // out = e_r / |e_r| in double (the DPP basis is built from these).
+    void unit_row(std::size_t r, double* out) { kern_.widen_scaled(sources_[r], inv_norm(r), out, d_); }
     std::size_t size() const { return sources_.size(); }
 
   private:
     const KernelTable& kern_;
     std::size_t d_;
     std::vector<const float*> sources_;
-    std::vector<std::uint8_t> ready_;
-    std::unique_ptr<double[]> data_;  // written before read (no zero fill)
+    std::vector<double> inv_norm_;  // -1 until computed
 };
 
 // Objective = score (no diversity). Always fresh.
 class ScoreObjective {
   public:
+    static constexpr bool kEager = false;
+
     explicit ScoreObjective(const double* pool_scores) : scores_(pool_scores) {}
     double key(std::int32_t l) const { return scores_[l]; }
     bool fresh(std::int32_t) const { return true; }
@@ -81,6 +87,8 @@ class ScoreObjective {
 // then items selected so far. Penalty 0 while P is empty.
 class MmrObjective {
   public:
+    static constexpr bool kEager = false;
+
     // rows: the pool's embedding rows, then the rows placed before selection starts.
     MmrObjective(double lambda, std::size_t d, const double* pool_scores, std::int32_t pool_size,
                  std::vector<const float*> rows);
@@ -112,8 +120,8 @@ class MmrObjective {
   private:
     double lambda_;
     const double* scores_;
-    UnitRows rows_;
-    std::vector<const double*> placed_;
+    NormalizedRows rows_;
+    std::vector<std::size_t> placed_;     // rows of P, in placement order
     std::vector<double> max_cos_;         // max cosine against placed_[0 .. compared_)
     std::vector<std::int32_t> compared_;  // how many of placed_ each item has been compared with
 };
@@ -125,23 +133,37 @@ class MmrObjective {
 void orthonormal_complement(const KernelTable& kern, const double* q, std::size_t b, std::size_t d, const double* u,
                             double* out);
 
-// Greedy DPP MAP (Chen, Zhang, Zhou 2018), evaluated lazily. With L = diag(r) S diag(r) and S
-// the cosine Gram matrix, Chen's incremental Cholesky entries are e_i = r_i <q_b, u_i>, where
-// q_0, q_1, ... is the orthonormal basis Gram-Schmidt builds from the selected unit rows u_j.
-// So an item's residual d2_i = r_i^2 - sum_b e_i^2 needs one d-long dot product per basis item
-// and no stored Cholesky row (the textbook update also needs <c_j, c_i>, of growing length).
-// Caught up per item only when it reaches the top. State in double.
+// Greedy DPP MAP (Chen, Zhang, Zhou 2018). With L = diag(r) S diag(r) and S the cosine Gram
+// matrix, Chen's incremental Cholesky entries are e_i = r_i <q_b, u_i>, where q_0, q_1, ... is
+// the orthonormal basis Gram-Schmidt builds from the selected unit rows u_j. So an item's
+// residual d2_i = r_i^2 - sum_b e_i^2 needs one d-long dot product per basis item and no stored
+// Cholesky row (the textbook update also needs <c_j, c_i>, of growing length). The dot product
+// is taken with the float row and then scaled: <q_b, u_i> = <q_b, e_i> / |e_i|.
+//
+// Evaluated eagerly: each new basis vector updates every live item in one pass over the unit
+// rows (a matrix-vector product), so every key is exact at every slot and the slot loop takes
+// a plain argmax (kEager). Lazy evaluation does not pay here: the residuals of clustered items
+// shrink a little at every step, so a lazy queue ends up catching up most items anyway, at
+// the price of a heap round trip per step (measured: about 2.3x the instructions of this pass
+// on feed-1k-dpp). An item whose d2 reaches EPS leaves the live set: it can no longer win a
+// diversity slot (a best allowed d2 <= EPS switches to score fill), and its d2 only shrinks.
+// State in double.
 class DppObjective {
   public:
+    static constexpr bool kEager = true;
+
     // rows: the pool's embedding rows, then the placed pins' rows (pin_scores, slot order);
     // pins enter the basis first, skipped when d2 <= EPS. basis_capacity: most items that can
     // ever join the basis.
     DppObjective(double alpha, std::size_t d, const double* pool_scores, std::int32_t pool_size,
                  std::vector<const float*> rows, const std::vector<double>& pin_scores, std::int64_t basis_capacity);
 
+    // Exact: the residual d2 (a frozen value <= EPS once the item left the live set), or the
+    // score in fill mode.
     double key(std::int32_t l) const { return fill_ ? scores_[l] : d2_[l]; }
-    bool fresh(std::int32_t l) const { return fill_ || count_[l] == basis_size_; }
-    void refresh(std::int32_t l, double threshold) { catch_up(l, threshold); }
+    const double* keys() const { return fill_ ? scores_ : d2_.data(); }  // key(l) == keys()[l]
+    bool fresh(std::int32_t) const { return true; }
+    void refresh(std::int32_t, double) {}
     bool on_selected(std::int32_t l);
     // The best objective over the allowed items is <= EPS: switch to scores for good.
     bool wants_fill(std::int32_t l) const { return !fill_ && d2_[l] <= kDppEps; }
@@ -149,17 +171,24 @@ class DppObjective {
     std::uint32_t slot_reason() const { return fill_ ? kReasonScoreFill : kReasonDiversity; }
 
   private:
-    // Folds in basis vectors not seen yet, stopping once d2 is below threshold.
-    void catch_up(std::int32_t row, double threshold);
+    // Appends the unit row's component orthogonal to the basis, then updates every live pool
+    // item (except `row`, which leaves the live set) against it.
     void add_to_basis(std::int32_t row);
 
     const double* scores_;
     const KernelTable& kern_;
     std::size_t d_;
-    UnitRows rows_;                    // pool rows, then pin rows
+    NormalizedRows rows_;              // pool rows, then pin rows
+    std::int32_t pool_size_;
     std::vector<double> r2_;           // r^2 = exp(2 alpha (s - s_max))
     std::vector<double> d2_;
-    std::vector<std::int32_t> count_;  // basis vectors folded into d2 so far
+    std::vector<std::int32_t> live_;   // pool items still updated: not selected, d2 > EPS
+    std::vector<const float*> live_rows_;  // their embedding rows
+    std::vector<double> live_inv_norm_;    // their inverse norms, r^2 and d2 (d2_ keeps a copy by local)
+    std::vector<double> live_r2_;
+    std::vector<double> live_d2_;
+    std::vector<double> dots_;         // scratch: <q_b, e_l> per live item
+    std::vector<double> unit_;         // scratch: the unit row entering the basis
     std::size_t capacity_;
     std::unique_ptr<double[]> basis_;  // capacity_ x d orthonormal rows, written before read
     std::int32_t basis_size_ = 0;

@@ -53,6 +53,24 @@ double dot_f64_scalar(const double* a, const double* b, std::size_t len) {
     return (s0 + s1) + (s2 + s3);
 }
 
+// The same four partial sums as dot_f64_scalar.
+double dot_mixed_scalar(const double* q, const float* e, std::size_t len) {
+    double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0;
+    std::size_t j = 0;
+    for (; j + 4 <= len; j += 4) {
+        s0 += q[j] * static_cast<double>(e[j]);
+        s1 += q[j + 1] * static_cast<double>(e[j + 1]);
+        s2 += q[j + 2] * static_cast<double>(e[j + 2]);
+        s3 += q[j + 3] * static_cast<double>(e[j + 3]);
+    }
+    for (; j < len; ++j) s0 += q[j] * static_cast<double>(e[j]);
+    return (s0 + s1) + (s2 + s3);
+}
+
+void dot_mixed_rows_scalar(const double* q, const float* const* rows, std::size_t count, std::size_t len, double* out) {
+    for (std::size_t i = 0; i < count; ++i) out[i] = dot_mixed_scalar(q, rows[i], len);
+}
+
 void axpy_f64_scalar(double a, const double* x, double* y, std::size_t len) {
     for (std::size_t j = 0; j < len; ++j) y[j] += a * x[j];
 }
@@ -72,8 +90,10 @@ void widen_scaled_scalar(const float* e, double scale, double* out, std::size_t 
     for (std::size_t j = 0; j < d; ++j) out[j] = static_cast<double>(e[j]) * scale;
 }
 
-const KernelTable kScalar{dot_scalar,      norm2_scalar,         dot_fast_scalar,     all_finite_scalar,
-                          dot_fast_rows_scalar, dot_f64_scalar, widen_scaled_scalar, axpy_f64_scalar,
+const KernelTable kScalar{dot_scalar,           norm2_scalar,        dot_fast_scalar,
+                          all_finite_scalar,    dot_fast_rows_scalar, dot_f64_scalar,
+                          dot_mixed_scalar,     dot_mixed_rows_scalar, widen_scaled_scalar,
+                          axpy_f64_scalar,
                           "scalar"};
 
 #ifdef RANKER_HAVE_AVX2_VARIANT
@@ -188,6 +208,55 @@ RANKER_AVX2 double dot_f64_avx2(const double* a, const double* b, std::size_t le
     return s;
 }
 
+// Four accumulators over 16-element chunks, like dot_f64_avx2; the float row is widened as
+// it is loaded (products of a double and a widened float round like any double product).
+RANKER_AVX2 double dot_mixed_avx2(const double* q, const float* e, std::size_t len) {
+    __m256d acc0 = _mm256_setzero_pd(), acc1 = _mm256_setzero_pd();
+    __m256d acc2 = _mm256_setzero_pd(), acc3 = _mm256_setzero_pd();
+    std::size_t j = 0;
+    for (; j + 16 <= len; j += 16) {
+        acc0 = _mm256_fmadd_pd(_mm256_loadu_pd(q + j), widen(e + j), acc0);
+        acc1 = _mm256_fmadd_pd(_mm256_loadu_pd(q + j + 4), widen(e + j + 4), acc1);
+        acc2 = _mm256_fmadd_pd(_mm256_loadu_pd(q + j + 8), widen(e + j + 8), acc2);
+        acc3 = _mm256_fmadd_pd(_mm256_loadu_pd(q + j + 12), widen(e + j + 12), acc3);
+    }
+    for (; j + 4 <= len; j += 4) acc0 = _mm256_fmadd_pd(_mm256_loadu_pd(q + j), widen(e + j), acc0);
+    double s = hsum(_mm256_add_pd(_mm256_add_pd(acc0, acc1), _mm256_add_pd(acc2, acc3)));
+    for (; j < len; ++j) s += q[j] * static_cast<double>(e[j]);
+    return s;
+}
+
+// Two rows at a time with the accumulators of dot_mixed_avx2 (same chunks, same final sums),
+// so each result is bit-identical to it; each q chunk is loaded once for both rows, and the two
+// independent chains keep the FMA units busy where one row would wait on its own latency.
+RANKER_AVX2 void dot_mixed_rows_avx2(const double* q, const float* const* rows, std::size_t count, std::size_t len,
+                                     double* out) {
+    std::size_t i = 0;
+    if (len % 16 == 0) {
+        for (; i + 2 <= count; i += 2) {
+            const float* a = rows[i];
+            const float* b = rows[i + 1];
+            __m256d a0 = _mm256_setzero_pd(), a1 = _mm256_setzero_pd(), a2 = _mm256_setzero_pd(), a3 = _mm256_setzero_pd();
+            __m256d b0 = _mm256_setzero_pd(), b1 = _mm256_setzero_pd(), b2 = _mm256_setzero_pd(), b3 = _mm256_setzero_pd();
+            for (std::size_t j = 0; j < len; j += 16) {
+                const __m256d q0 = _mm256_loadu_pd(q + j), q1 = _mm256_loadu_pd(q + j + 4);
+                const __m256d q2 = _mm256_loadu_pd(q + j + 8), q3 = _mm256_loadu_pd(q + j + 12);
+                a0 = _mm256_fmadd_pd(q0, widen(a + j), a0);
+                b0 = _mm256_fmadd_pd(q0, widen(b + j), b0);
+                a1 = _mm256_fmadd_pd(q1, widen(a + j + 4), a1);
+                b1 = _mm256_fmadd_pd(q1, widen(b + j + 4), b1);
+                a2 = _mm256_fmadd_pd(q2, widen(a + j + 8), a2);
+                b2 = _mm256_fmadd_pd(q2, widen(b + j + 8), b2);
+                a3 = _mm256_fmadd_pd(q3, widen(a + j + 12), a3);
+                b3 = _mm256_fmadd_pd(q3, widen(b + j + 12), b3);
+            }
+            out[i] = hsum(_mm256_add_pd(_mm256_add_pd(a0, a1), _mm256_add_pd(a2, a3)));
+            out[i + 1] = hsum(_mm256_add_pd(_mm256_add_pd(b0, b1), _mm256_add_pd(b2, b3)));
+        }
+    }
+    for (; i < count; ++i) out[i] = dot_mixed_avx2(q, rows[i], len);
+}
+
 // mul + add, not FMA: the same rounding as the scalar variant (the build uses -ffp-contract=off).
 RANKER_AVX2 void axpy_f64_avx2(double a, const double* x, double* y, std::size_t len) {
     const __m256d va = _mm256_set1_pd(a);
@@ -204,8 +273,10 @@ RANKER_AVX2 void widen_scaled_avx2(const float* e, double scale, double* out, st
     for (; j < d; ++j) out[j] = static_cast<double>(e[j]) * scale;
 }
 
-const KernelTable kAvx2{dot_avx2,           norm2_avx2,   dot_fast_avx2,     all_finite_avx2,
-                        dot_fast_rows_avx2, dot_f64_avx2, widen_scaled_avx2, axpy_f64_avx2,
+const KernelTable kAvx2{dot_avx2,           norm2_avx2,        dot_fast_avx2,
+                        all_finite_avx2,    dot_fast_rows_avx2, dot_f64_avx2,
+                        dot_mixed_avx2,     dot_mixed_rows_avx2, widen_scaled_avx2,
+                        axpy_f64_avx2,
                         "avx2"};
 
 bool cpu_has_avx2_fma() {

@@ -29,6 +29,11 @@ struct KernelTable {
     // sum_j a[j] * b[j] over doubles (unit rows, the DPP basis). Fixed summation order per
     // variant, so every caller in one process gets bit-identical results for the same inputs.
     double (*dot_f64)(const double* a, const double* b, std::size_t len);
+    // sum_j q[j] * double(e[j]): a double vector (a DPP basis row) against a float row.
+    double (*dot_mixed)(const double* q, const float* e, std::size_t len);
+    // out[i] = dot_mixed(q, rows[i], len) for i < count, bit for bit: the DPP update of every
+    // live item against a new basis vector, several rows in flight at once.
+    void (*dot_mixed_rows)(const double* q, const float* const* rows, std::size_t count, std::size_t len, double* out);
     // out[j] = double(e[j]) * scale (unit rows for cosines).
     void (*widen_scaled)(const float* e, double scale, double* out, std::size_t d);
     // y[j] += a * x[j] (Gram-Schmidt steps of the DPP basis).

@@ -159,12 +159,20 @@ struct SlotState {
 template <class Objective>
 void run_slots(SlotState& st, Objective& obj, SelectionResult& out) {
     const std::int32_t pool_size = static_cast<std::int32_t>(st.pool.size());
+    // A lazy objective's items wait in a heap by (key desc, local asc); an eager objective's
+    // keys all change at every slot, so its unplaced items are simply listed, ascending.
     ItemHeap heap;
-    heap.reserve(static_cast<std::size_t>(pool_size) + 1);
-    std::vector<HeapEntry>& initial = heap.entries();
-    initial.resize(static_cast<std::size_t>(pool_size));
-    for (std::int32_t l = 0; l < pool_size; ++l) initial[static_cast<std::size_t>(l)] = {obj.key(l), l};
-    heap.rebuild();
+    std::vector<std::int32_t> unplaced;
+    if constexpr (Objective::kEager) {
+        unplaced.resize(static_cast<std::size_t>(pool_size));
+        for (std::int32_t l = 0; l < pool_size; ++l) unplaced[static_cast<std::size_t>(l)] = l;
+    } else {
+        heap.reserve(static_cast<std::size_t>(pool_size) + 1);
+        std::vector<HeapEntry>& initial = heap.entries();
+        initial.resize(static_cast<std::size_t>(pool_size));
+        for (std::int32_t l = 0; l < pool_size; ++l) initial[static_cast<std::size_t>(l)] = {obj.key(l), l};
+        heap.rebuild();
+    }
     // Items that were not allowed at an earlier slot, best first. Their keys cannot change
     // while they wait (only an allowed item is refreshed), so the list stays sorted and is
     // merged with the heap instead of being pushed back into it at every slot.
@@ -246,6 +254,28 @@ void run_slots(SlotState& st, Objective& obj, SelectionResult& out) {
         return best.local;
     };
 
+    // The eager argmax: every key is exact, so one pass finds the best allowed item, and
+    // `allowed` is asked only about items that would beat the best so far. The winner stays
+    // listed until it is placed.
+    auto find_best = [&](auto&& allowed, bool park_capped) -> std::int32_t {
+        if constexpr (Objective::kEager) {
+            const double* keys = obj.keys();
+            double best_key = -std::numeric_limits<double>::infinity();
+            std::int32_t best = -1;
+            for (const std::int32_t l : unplaced) {  // ascending, so a tie never beats the best
+                const double key = keys[l];
+                if (best >= 0 && !(key > best_key)) continue;
+                if (allowed(l)) {
+                    best_key = key;
+                    best = l;
+                }
+            }
+            return best;
+        } else {
+            return scan(allowed, park_capped);
+        }
+    };
+
     // Key slots beyond the page do not exist: the quota counts open key slots below k.
     const std::int64_t key_count = std::min(st.p.key_count, st.k);
     std::size_t next_pin = 0;
@@ -283,11 +313,11 @@ void run_slots(SlotState& st, Objective& obj, SelectionResult& out) {
         // ok, or when ok is empty the hard set with the scatter caps relaxed (never the hard rules).
         auto pick = [&](bool& relaxed) -> std::int32_t {
             relaxed = false;
-            const std::int32_t l = scan(ok_allows, true);
+            const std::int32_t l = find_best(ok_allows, true);
             if (l >= 0) return l;
             relaxed = true;
             unpark_capped();
-            return scan(hard_allows, false);
+            return find_best(hard_allows, false);
         };
 
         bool relaxed = false;
@@ -296,17 +326,20 @@ void run_slots(SlotState& st, Objective& obj, SelectionResult& out) {
         if (obj.wants_fill(chosen)) {
             // DPP: the best allowed marginal gain is <= EPS; this and every later slot use scores.
             obj.start_fill();
-            std::vector<HeapEntry>& all = heap.entries();
-            all.push_back({0.0, chosen});
-            all.insert(all.end(), aside.begin(), aside.end());
-            aside.clear();
-            all.insert(all.end(), capped.begin(), capped.end());
-            capped.clear();
-            rekey_all();
+            if constexpr (!Objective::kEager) {  // every waiting item back in the heap, keyed by score
+                std::vector<HeapEntry>& all = heap.entries();
+                all.push_back({0.0, chosen});
+                all.insert(all.end(), aside.begin(), aside.end());
+                aside.clear();
+                all.insert(all.end(), capped.begin(), capped.end());
+                capped.clear();
+                rekey_all();
+            }
             chosen = pick(relaxed);
             RANKER_INVARIANT(chosen >= 0, "a non-empty hard set always yields an item");
         }
 
+        if constexpr (Objective::kEager) unplaced.erase(std::find(unplaced.begin(), unplaced.end(), chosen));
         const std::int32_t cand = st.pool[static_cast<std::size_t>(chosen)];
         const std::uint32_t f = st.flags(cand);
         st.board[static_cast<std::size_t>(t)] = cand;

@@ -15,22 +15,22 @@ using ranker_test::Request;
 
 namespace {
 
-// Every candidate row as a unit row, the way the objectives see them; extra rows follow.
-UnitRows unit_rows_of(const Request& r, const std::vector<const float*>& extra = {}) {
+// Every candidate row with its norm, the way the objectives see them; extra rows follow.
+NormalizedRows rows_of(const Request& r, const std::vector<const float*>& extra = {}) {
     const std::size_t n = r.item_id.size(), d = static_cast<std::size_t>(r.d);
     std::vector<const float*> sources;
     for (std::size_t i = 0; i < n; ++i) sources.push_back(r.embedding.data() + i * d);
     sources.insert(sources.end(), extra.begin(), extra.end());
-    return UnitRows(active_kernels(), d, sources);
+    return NormalizedRows(active_kernels(), d, sources);
 }
 
 // The eager MMR loop: every slot recomputes every remaining gain against all of P.
 std::vector<std::int64_t> eager_mmr(const Request& r, double lambda, std::int64_t k,
                                     const std::vector<const float*>& history) {
     const std::size_t n = r.item_id.size();
-    UnitRows rows = unit_rows_of(r, history);
-    std::vector<const double*> placed;
-    for (std::size_t q = 0; q < history.size(); ++q) placed.push_back(rows[n + q]);
+    NormalizedRows rows = rows_of(r, history);
+    std::vector<std::size_t> placed;
+    for (std::size_t q = 0; q < history.size(); ++q) placed.push_back(n + q);
     std::vector<bool> used(n, false);
     std::vector<std::int64_t> out;
     for (std::int64_t t = 0; t < k && out.size() < n; ++t) {
@@ -42,7 +42,7 @@ std::vector<std::int64_t> eager_mmr(const Request& r, double lambda, std::int64_
             double gain = lambda * s;
             if (!placed.empty()) {
                 double m = -std::numeric_limits<double>::infinity();
-                for (const double* p : placed) m = std::max(m, rows.cosine(rows[i], p));
+                for (const std::size_t p : placed) m = std::max(m, rows.cosine(i, p));
                 gain = lambda * s - (1.0 - lambda) * m;
             }
             if (gain > best) {
@@ -52,7 +52,7 @@ std::vector<std::int64_t> eager_mmr(const Request& r, double lambda, std::int64_
         }
         used[arg] = true;
         out.push_back(arg);
-        placed.push_back(rows[static_cast<std::size_t>(arg)]);
+        placed.push_back(static_cast<std::size_t>(arg));
     }
     return out;
 }
@@ -62,7 +62,7 @@ std::vector<std::int64_t> eager_mmr(const Request& r, double lambda, std::int64_
 std::vector<std::int64_t> eager_dpp(const Request& r, double alpha, std::int64_t k, std::vector<bool>* fill_flags) {
     const KernelTable& kern = active_kernels();
     const std::size_t n = r.item_id.size(), d = static_cast<std::size_t>(r.d);
-    UnitRows rows = unit_rows_of(r);
+    NormalizedRows rows = rows_of(r);
     double s_max = -std::numeric_limits<double>::infinity();
     for (std::size_t i = 0; i < n; ++i) s_max = std::max(s_max, static_cast<double>(r.prior[i]));
     std::vector<double> r2(n), d2(n);
@@ -91,10 +91,12 @@ std::vector<std::int64_t> eager_dpp(const Request& r, double alpha, std::int64_t
         if (fill) continue;
         const std::size_t b = basis.size() / d;
         basis.resize((b + 1) * d);
-        orthonormal_complement(kern, basis.data(), b, d, rows[static_cast<std::size_t>(arg)], basis.data() + b * d);
+        std::vector<double> unit(d);
+        rows.unit_row(static_cast<std::size_t>(arg), unit.data());
+        orthonormal_complement(kern, basis.data(), b, d, unit.data(), basis.data() + b * d);
         for (std::size_t i = 0; i < n; ++i) {
             if (used[i]) continue;
-            const double a = kern.dot_f64(basis.data() + b * d, rows[i], d);
+            const double a = kern.dot_mixed(basis.data() + b * d, rows.row(i), d) * rows.inv_norm(i);
             d2[i] -= r2[i] * (a * a);
         }
     }
