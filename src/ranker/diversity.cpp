@@ -71,37 +71,60 @@ DppObjective::DppObjective(double alpha, std::size_t d, const double* pool_score
     for (double s : pin_scores) s_max = std::max(s_max, s);
     r2_.resize(total);
     d2_.resize(total);
-    live_.reserve(static_cast<std::size_t>(pool_size));
     for (std::size_t row = 0; row < total; ++row) {
         const double s = row < static_cast<std::size_t>(pool_size) ? pool_scores[row] : pin_scores[row - pool_size];
         const double r = std::exp(alpha * (s - s_max));
         r2_[row] = r * r;
         d2_[row] = r2_[row];  // L_ii = r_i^2
-        if (row < static_cast<std::size_t>(pool_size) && d2_[row] > kDppEps) {
-            live_.push_back(static_cast<std::int32_t>(row));
-            live_rows_.push_back(rows_.row(row));
-            live_inv_norm_.push_back(rows_.inv_norm(row));
-            live_r2_.push_back(r2_[row]);
-            live_d2_.push_back(d2_[row]);
-        }
     }
-    dots_.resize(live_.size());
+    dormant_.resize(static_cast<std::size_t>(pool_size));
+    for (std::int32_t l = 0; l < pool_size; ++l) dormant_[static_cast<std::size_t>(l)] = l;
+    std::sort(dormant_.begin(), dormant_.end(), [this](std::int32_t a, std::int32_t b) { return r2_[a] > r2_[b]; });
+    active_.reserve(static_cast<std::size_t>(pool_size));
     unit_.resize(d_);
     capacity_ = static_cast<std::size_t>(std::max<std::int64_t>(0, std::min<std::int64_t>(basis_capacity, total)));
     basis_.reset(new double[std::max<std::size_t>(1, capacity_ * d_)]);
     // Placed pins enter the basis first, in slot order; each folds in the pins before it.
     for (std::size_t q = 0; q < pin_scores.size(); ++q) {
         const std::int32_t row = static_cast<std::int32_t>(pool_size + q);
-        const float* e = rows_.row(static_cast<std::size_t>(row));
-        const double inv = rows_.inv_norm(static_cast<std::size_t>(row));
-        double d2 = d2_[row];
-        for (std::int32_t b = 0; b < basis_size_; ++b) {
-            const double a = kern_.dot_mixed(basis_.get() + static_cast<std::size_t>(b) * d_, e, d_) * inv;
-            d2 -= r2_[row] * (a * a);
-        }
-        d2_[row] = d2;
-        if (d2 > kDppEps) add_to_basis(row);
+        catch_up(row);
+        if (d2_[row] > kDppEps) add_to_basis(row);
     }
+}
+
+// The same operations, in the same order, as the updates of add_to_basis: a row caught up
+// late has exactly the d2 it would have had if it had been live all along.
+void DppObjective::catch_up(std::int32_t row) {
+    const float* e = rows_.row(static_cast<std::size_t>(row));
+    const double inv = rows_.inv_norm(static_cast<std::size_t>(row));
+    const double r2 = r2_[row];
+    double d2 = d2_[row];
+    for (std::int32_t b = 0; b < basis_size_ && d2 > kDppEps; ++b) {
+        const double a = kern_.dot_mixed(basis_.get() + static_cast<std::size_t>(b) * d_, e, d_) * inv;
+        d2 = d2 - r2 * (a * a);
+    }
+    d2_[row] = d2;
+}
+
+std::int32_t DppObjective::activate_next() {
+    const std::int32_t l = dormant_[next_dormant_++];
+    catch_up(l);
+    active_.push_back(l);
+    if (d2_[l] > kDppEps) {
+        live_.push_back(l);
+        live_rows_.push_back(rows_.row(static_cast<std::size_t>(l)));
+        live_inv_norm_.push_back(rows_.inv_norm(static_cast<std::size_t>(l)));
+        live_r2_.push_back(r2_[l]);
+        live_d2_.push_back(d2_[l]);
+    }
+    return l;
+}
+
+void DppObjective::start_fill() {
+    fill_ = true;
+    // Scores are exact for every item: the dormant ones join the scan.
+    active_.insert(active_.end(), dormant_.begin() + static_cast<std::ptrdiff_t>(next_dormant_), dormant_.end());
+    next_dormant_ = dormant_.size();
 }
 
 void DppObjective::add_to_basis(std::int32_t row) {
@@ -129,6 +152,7 @@ void DppObjective::add_to_basis(std::int32_t row) {
     // a = <q, e_l> / |e_l|, d2 -= r2 * a^2, over arrays in live order (the compiler vectorises
     // it), then copied back by local for the slot loop; items whose d2 reached EPS leave.
     const std::size_t count = live_.size();
+    dots_.resize(count);
     kern_.dot_mixed_rows(q, live_rows_.data(), count, d_, dots_.data());
     double* d2 = live_d2_.data();
     const double* r2 = live_r2_.data();
@@ -162,6 +186,10 @@ void DppObjective::add_to_basis(std::int32_t row) {
 }
 
 bool DppObjective::on_selected(std::int32_t l) {
+    const auto placed = std::find(active_.begin(), active_.end(), l);
+    RANKER_INVARIANT(placed != active_.end(), "DPP places only scanned items");
+    *placed = active_.back();
+    active_.pop_back();
     if (!fill_) {
         RANKER_INVARIANT(d2_[l] > kDppEps, "DPP selects only items with d2 > EPS outside fill mode");
         add_to_basis(l);

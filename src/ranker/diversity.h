@@ -140,14 +140,19 @@ void orthonormal_complement(const KernelTable& kern, const double* q, std::size_
 // Cholesky row (the textbook update also needs <c_j, c_i>, of growing length). The dot product
 // is taken with the float row and then scaled: <q_b, u_i> = <q_b, e_i> / |e_i|.
 //
-// Evaluated eagerly: each new basis vector updates every live item in one pass over the unit
-// rows (a matrix-vector product), so every key is exact at every slot and the slot loop takes
-// a plain argmax (kEager). Lazy evaluation does not pay here: the residuals of clustered items
-// shrink a little at every step, so a lazy queue ends up catching up most items anyway, at
-// the price of a heap round trip per step (measured: about 2.3x the instructions of this pass
-// on feed-1k-dpp). An item whose d2 reaches EPS leaves the live set: it can no longer win a
-// diversity slot (a best allowed d2 <= EPS switches to score fill), and its d2 only shrinks.
-// State in double.
+// Evaluated eagerly over the items that can compete: each new basis vector updates every
+// live item in one pass over the rows (a matrix-vector product), so their keys are exact at
+// every slot and the slot loop takes a plain argmax (kEager). Lazy evaluation does not pay here:
+// the residuals of clustered items shrink a little at every step, so a lazy queue ends up
+// catching up most items anyway, at the price of a heap round trip per step.
+//
+// Items start dormant, ordered by r^2 (an upper bound of d2 forever). The slot loop activates
+// dormant items, best bound first, while the bound could still beat the best allowed exact
+// key of the slot (scan_list, dormant_could_beat, activate_next); activation catches the item
+// up on the basis so far. Items whose bound stays below every slot's winner are never touched,
+// which is most of a large pool. An item whose d2 reaches EPS leaves the live set: it can no
+// longer win a diversity slot (a best allowed d2 <= EPS switches to score fill), and its d2
+// only shrinks. State in double.
 class DppObjective {
   public:
     static constexpr bool kEager = true;
@@ -158,19 +163,29 @@ class DppObjective {
     DppObjective(double alpha, std::size_t d, const double* pool_scores, std::int32_t pool_size,
                  std::vector<const float*> rows, const std::vector<double>& pin_scores, std::int64_t basis_capacity);
 
-    // Exact: the residual d2 (a frozen value <= EPS once the item left the live set), or the
-    // score in fill mode.
+    // Exact for the items of scan_list(): the residual d2 (a frozen value <= EPS once the item
+    // left the live set), or the score in fill mode.
     double key(std::int32_t l) const { return fill_ ? scores_[l] : d2_[l]; }
     const double* keys() const { return fill_ ? scores_ : d2_.data(); }  // key(l) == keys()[l]
+    // The unplaced items with exact keys (in fill mode: every unplaced item), in no order.
+    const std::vector<std::int32_t>& scan_list() const { return active_; }
+    // Whether a dormant item may still have a key above best_key (or there is any, with no best).
+    bool dormant_could_beat(bool have_best, double best_key) const {
+        return next_dormant_ < dormant_.size() && (!have_best || r2_[dormant_[next_dormant_]] >= best_key);
+    }
+    // Activates the dormant item with the largest bound and returns it (now in scan_list()).
+    std::int32_t activate_next();
     bool fresh(std::int32_t) const { return true; }
     void refresh(std::int32_t, double) {}
     bool on_selected(std::int32_t l);
     // The best objective over the allowed items is <= EPS: switch to scores for good.
     bool wants_fill(std::int32_t l) const { return !fill_ && d2_[l] <= kDppEps; }
-    void start_fill() { fill_ = true; }
+    void start_fill();
     std::uint32_t slot_reason() const { return fill_ ? kReasonScoreFill : kReasonDiversity; }
 
   private:
+    // Folds the basis vectors into a row's d2 (stopping at EPS: it can no longer win).
+    void catch_up(std::int32_t row);
     // Appends the unit row's component orthogonal to the basis, then updates every live pool
     // item (except `row`, which leaves the live set) against it.
     void add_to_basis(std::int32_t row);
@@ -182,7 +197,10 @@ class DppObjective {
     std::int32_t pool_size_;
     std::vector<double> r2_;           // r^2 = exp(2 alpha (s - s_max))
     std::vector<double> d2_;
-    std::vector<std::int32_t> live_;   // pool items still updated: not selected, d2 > EPS
+    std::vector<std::int32_t> dormant_;  // pool items by r^2 descending; [next_dormant_, end) dormant
+    std::size_t next_dormant_ = 0;
+    std::vector<std::int32_t> active_;   // activated, unplaced pool items
+    std::vector<std::int32_t> live_;   // active items still updated: d2 > EPS
     std::vector<const float*> live_rows_;  // their embedding rows
     std::vector<double> live_inv_norm_;    // their inverse norms, r^2 and d2 (d2_ keeps a copy by local)
     std::vector<double> live_r2_;

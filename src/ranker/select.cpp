@@ -159,14 +159,10 @@ struct SlotState {
 template <class Objective>
 void run_slots(SlotState& st, Objective& obj, SelectionResult& out) {
     const std::int32_t pool_size = static_cast<std::int32_t>(st.pool.size());
-    // A lazy objective's items wait in a heap by (key desc, local asc); an eager objective's
-    // keys all change at every slot, so its unplaced items are simply listed, ascending.
+    // A lazy objective's items wait in a heap by (key desc, local asc); an eager objective
+    // keeps its own list of items with exact keys (see find_best).
     ItemHeap heap;
-    std::vector<std::int32_t> unplaced;
-    if constexpr (Objective::kEager) {
-        unplaced.resize(static_cast<std::size_t>(pool_size));
-        for (std::int32_t l = 0; l < pool_size; ++l) unplaced[static_cast<std::size_t>(l)] = l;
-    } else {
+    if constexpr (!Objective::kEager) {
         heap.reserve(static_cast<std::size_t>(pool_size) + 1);
         std::vector<HeapEntry>& initial = heap.entries();
         initial.resize(static_cast<std::size_t>(pool_size));
@@ -254,22 +250,24 @@ void run_slots(SlotState& st, Objective& obj, SelectionResult& out) {
         return best.local;
     };
 
-    // The eager argmax: every key is exact, so one pass finds the best allowed item, and
-    // `allowed` is asked only about items that would beat the best so far. The winner stays
-    // listed until it is placed.
+    // The eager argmax: the keys of scan_list() are exact, so one pass finds the best allowed
+    // item among them (`allowed` is asked only about items that would beat the best so far);
+    // then dormant items are activated, best bound first, while one could still beat it.
     auto find_best = [&](auto&& allowed, bool park_capped) -> std::int32_t {
         if constexpr (Objective::kEager) {
             const double* keys = obj.keys();
             double best_key = -std::numeric_limits<double>::infinity();
             std::int32_t best = -1;
-            for (const std::int32_t l : unplaced) {  // ascending, so a tie never beats the best
+            auto consider = [&](std::int32_t l) {
                 const double key = keys[l];
-                if (best >= 0 && !(key > best_key)) continue;
+                if (best >= 0 && !(key > best_key || (key == best_key && l < best))) return;
                 if (allowed(l)) {
                     best_key = key;
                     best = l;
                 }
-            }
+            };
+            for (const std::int32_t l : obj.scan_list()) consider(l);
+            while (obj.dormant_could_beat(best >= 0, best_key)) consider(obj.activate_next());
             return best;
         } else {
             return scan(allowed, park_capped);
@@ -339,7 +337,6 @@ void run_slots(SlotState& st, Objective& obj, SelectionResult& out) {
             RANKER_INVARIANT(chosen >= 0, "a non-empty hard set always yields an item");
         }
 
-        if constexpr (Objective::kEager) unplaced.erase(std::find(unplaced.begin(), unplaced.end(), chosen));
         const std::int32_t cand = st.pool[static_cast<std::size_t>(chosen)];
         const std::uint32_t f = st.flags(cand);
         st.board[static_cast<std::size_t>(t)] = cand;
