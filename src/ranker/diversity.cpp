@@ -63,7 +63,7 @@ void orthonormal_complement(const KernelTable& kern, const double* q, std::size_
 DppObjective::DppObjective(double alpha, std::size_t d, const double* pool_scores, std::int32_t pool_size,
                            std::vector<const float*> rows, const std::vector<double>& pin_scores,
                            std::int64_t basis_capacity)
-    : scores_(pool_scores), kern_(active_kernels()), d_(d), rows_(kern_, d, std::move(rows)), pool_size_(pool_size) {
+    : scores_(pool_scores), kern_(active_kernels()), d_(d), rows_(kern_, d, std::move(rows)) {
     const std::size_t total = rows_.size();
     RANKER_INVARIANT(total == static_cast<std::size_t>(pool_size) + pin_scores.size(), "one row per pool item and pin");
     double s_max = -std::numeric_limits<double>::infinity();

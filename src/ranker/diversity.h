@@ -194,7 +194,6 @@ class DppObjective {
     const KernelTable& kern_;
     std::size_t d_;
     NormalizedRows rows_;              // pool rows, then pin rows
-    std::int32_t pool_size_;
     std::vector<double> r2_;           // r^2 = exp(2 alpha (s - s_max))
     std::vector<double> d2_;
     std::vector<std::int32_t> dormant_;  // pool items by r^2 descending; [next_dormant_, end) dormant
