@@ -136,17 +136,9 @@ void DppObjective::add_to_basis(std::int32_t row) {
     // The selected item leaves the live set (the order of the live set does not matter).
     const auto selected = std::find(live_.begin(), live_.end(), row);
     if (selected != live_.end()) {
-        const std::size_t i = static_cast<std::size_t>(selected - live_.begin()), last = live_.size() - 1;
-        live_[i] = live_[last];
-        live_rows_[i] = live_rows_[last];
-        live_inv_norm_[i] = live_inv_norm_[last];
-        live_r2_[i] = live_r2_[last];
-        live_d2_[i] = live_d2_[last];
-        live_.pop_back();
-        live_rows_.pop_back();
-        live_inv_norm_.pop_back();
-        live_r2_.pop_back();
-        live_d2_.pop_back();
+        const std::size_t last = live_.size() - 1;
+        move_live(last, static_cast<std::size_t>(selected - live_.begin()));
+        truncate_live(last);
     }
     // The same operations, in the same order per item, as the textbook eager loop:
     // a = <q, e_l> / |e_l|, d2 -= r2 * a^2, over arrays in live order (the compiler vectorises
@@ -169,20 +161,25 @@ void DppObjective::add_to_basis(std::int32_t row) {
     }
     if (!drops) return;
     std::size_t kept = 0;
-    for (std::size_t i = 0; i < count; ++i) {
-        if (!(d2[i] > kDppEps)) continue;
-        live_[kept] = live_[i];
-        live_rows_[kept] = live_rows_[i];
-        live_inv_norm_[kept] = live_inv_norm_[i];
-        live_r2_[kept] = live_r2_[i];
-        live_d2_[kept] = live_d2_[i];
-        ++kept;
-    }
-    live_.resize(kept);
-    live_rows_.resize(kept);
-    live_inv_norm_.resize(kept);
-    live_r2_.resize(kept);
-    live_d2_.resize(kept);
+    for (std::size_t i = 0; i < count; ++i)
+        if (d2[i] > kDppEps) move_live(i, kept++);
+    truncate_live(kept);
+}
+
+void DppObjective::move_live(std::size_t from, std::size_t to) {
+    live_[to] = live_[from];
+    live_rows_[to] = live_rows_[from];
+    live_inv_norm_[to] = live_inv_norm_[from];
+    live_r2_[to] = live_r2_[from];
+    live_d2_[to] = live_d2_[from];
+}
+
+void DppObjective::truncate_live(std::size_t n) {
+    live_.resize(n);
+    live_rows_.resize(n);
+    live_inv_norm_.resize(n);
+    live_r2_.resize(n);
+    live_d2_.resize(n);
 }
 
 bool DppObjective::on_selected(std::int32_t l) {

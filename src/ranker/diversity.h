@@ -175,6 +175,7 @@ class DppObjective {
     }
     // Activates the dormant item with the largest bound and returns it (now in scan_list()).
     std::int32_t activate_next();
+    // Always fresh; the slot loop compiles its lazy queue for every objective.
     bool fresh(std::int32_t) const { return true; }
     void refresh(std::int32_t, double) {}
     bool on_selected(std::int32_t l);
@@ -186,6 +187,9 @@ class DppObjective {
   private:
     // Folds the basis vectors into a row's d2 (stopping at EPS: it can no longer win).
     void catch_up(std::int32_t row);
+    // The live set is five parallel arrays: entry `from` moves to `to`; the first n stay.
+    void move_live(std::size_t from, std::size_t to);
+    void truncate_live(std::size_t n);
     // Appends the unit row's component orthogonal to the basis, then updates every live pool
     // item (except `row`, which leaves the live set) against it.
     void add_to_basis(std::int32_t row);
