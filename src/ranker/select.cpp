@@ -172,14 +172,16 @@ void run_slots(SlotState& st, Objective& obj, SelectionResult& out) {
     // Items that were not allowed at an earlier slot, best first. Their keys cannot change
     // while they wait (only an allowed item is refreshed), so the list stays sorted and is
     // merged with the heap instead of being pushed back into it at every slot.
+    // (The lists below belong to the lazy queue; an eager objective never fills them.)
+    const std::size_t queue_room = Objective::kEager ? 0 : static_cast<std::size_t>(pool_size);
     std::vector<HeapEntry> aside, next_aside;
-    aside.reserve(static_cast<std::size_t>(pool_size));
-    next_aside.reserve(static_cast<std::size_t>(pool_size));
+    aside.reserve(queue_room);
+    next_aside.reserve(queue_room);
     // Items whose category reached the share cap: refused by every later ok scan, so they wait
     // here, unsorted, instead of being visited again at every slot. Only a relaxed scan (or the
     // switch to score fill) takes them back.
     std::vector<HeapEntry> capped;
-    capped.reserve(static_cast<std::size_t>(pool_size));
+    capped.reserve(queue_room);
     const auto ranks_above = [&](const HeapEntry& x, const HeapEntry& y) { return ranks_below(y, x); };
     auto unpark_capped = [&]() {
         if (capped.empty()) return;
@@ -207,7 +209,7 @@ void run_slots(SlotState& st, Objective& obj, SelectionResult& out) {
     // the next key, keeps near-tied items from trading places in the heap one step at a time.
     // Returns the winner, removed from the queue, or -1 when `allowed` refuses everything.
     std::vector<HeapEntry> revisit;
-    revisit.reserve(static_cast<std::size_t>(pool_size));
+    revisit.reserve(queue_room);
     auto scan = [&](auto&& allowed, bool park_capped) -> std::int32_t {
         next_aside.clear();
         revisit.clear();
