@@ -40,32 +40,24 @@ bool all_finite_scalar(const float* e, std::size_t d) {
 }
 
 // Four independent partial sums: a single running sum waits on the add latency per element.
-double dot_f64_scalar(const double* a, const double* b, std::size_t len) {
+// Shared by dot_f64 and dot_mixed (a float input is widened as it is read).
+template <class A, class B>
+double dot4_scalar(const A* a, const B* b, std::size_t len) {
     double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0;
     std::size_t j = 0;
     for (; j + 4 <= len; j += 4) {
-        s0 += a[j] * b[j];
-        s1 += a[j + 1] * b[j + 1];
-        s2 += a[j + 2] * b[j + 2];
-        s3 += a[j + 3] * b[j + 3];
+        s0 += static_cast<double>(a[j]) * static_cast<double>(b[j]);
+        s1 += static_cast<double>(a[j + 1]) * static_cast<double>(b[j + 1]);
+        s2 += static_cast<double>(a[j + 2]) * static_cast<double>(b[j + 2]);
+        s3 += static_cast<double>(a[j + 3]) * static_cast<double>(b[j + 3]);
     }
-    for (; j < len; ++j) s0 += a[j] * b[j];
+    for (; j < len; ++j) s0 += static_cast<double>(a[j]) * static_cast<double>(b[j]);
     return (s0 + s1) + (s2 + s3);
 }
 
-// The same four partial sums as dot_f64_scalar.
-double dot_mixed_scalar(const double* q, const float* e, std::size_t len) {
-    double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0;
-    std::size_t j = 0;
-    for (; j + 4 <= len; j += 4) {
-        s0 += q[j] * static_cast<double>(e[j]);
-        s1 += q[j + 1] * static_cast<double>(e[j + 1]);
-        s2 += q[j + 2] * static_cast<double>(e[j + 2]);
-        s3 += q[j + 3] * static_cast<double>(e[j + 3]);
-    }
-    for (; j < len; ++j) s0 += q[j] * static_cast<double>(e[j]);
-    return (s0 + s1) + (s2 + s3);
-}
+double dot_f64_scalar(const double* a, const double* b, std::size_t len) { return dot4_scalar(a, b, len); }
+
+double dot_mixed_scalar(const double* q, const float* e, std::size_t len) { return dot4_scalar(q, e, len); }
 
 void dot_mixed_rows_scalar(const double* q, const float* const* rows, std::size_t count, std::size_t len, double* out) {
     for (std::size_t i = 0; i < count; ++i) out[i] = dot_mixed_scalar(q, rows[i], len);
@@ -108,22 +100,30 @@ RANKER_AVX2 inline double hsum(__m256d v) {
 
 RANKER_AVX2 inline __m256d widen(const float* p) { return _mm256_cvtps_pd(_mm_loadu_ps(p)); }
 
-// Products of two floats are exact in double, so FMA here rounds exactly like mul + add.
-RANKER_AVX2 double dot_avx2(const float* a, const float* b, std::size_t d) {
+RANKER_AVX2 inline __m256d load4(const float* p) { return widen(p); }
+RANKER_AVX2 inline __m256d load4(const double* p) { return _mm256_loadu_pd(p); }
+
+// The double-accumulated dot product of dot, dot_f64 and dot_mixed (float or double inputs,
+// widened as they are loaded): four partial sums over 16-element chunks, one fixed order.
+template <class A, class B>
+RANKER_AVX2 inline double dot4_avx2(const A* a, const B* b, std::size_t len) {
     __m256d acc0 = _mm256_setzero_pd(), acc1 = _mm256_setzero_pd();
     __m256d acc2 = _mm256_setzero_pd(), acc3 = _mm256_setzero_pd();
     std::size_t j = 0;
-    for (; j + 16 <= d; j += 16) {
-        acc0 = _mm256_fmadd_pd(widen(a + j), widen(b + j), acc0);
-        acc1 = _mm256_fmadd_pd(widen(a + j + 4), widen(b + j + 4), acc1);
-        acc2 = _mm256_fmadd_pd(widen(a + j + 8), widen(b + j + 8), acc2);
-        acc3 = _mm256_fmadd_pd(widen(a + j + 12), widen(b + j + 12), acc3);
+    for (; j + 16 <= len; j += 16) {
+        acc0 = _mm256_fmadd_pd(load4(a + j), load4(b + j), acc0);
+        acc1 = _mm256_fmadd_pd(load4(a + j + 4), load4(b + j + 4), acc1);
+        acc2 = _mm256_fmadd_pd(load4(a + j + 8), load4(b + j + 8), acc2);
+        acc3 = _mm256_fmadd_pd(load4(a + j + 12), load4(b + j + 12), acc3);
     }
-    for (; j + 4 <= d; j += 4) acc0 = _mm256_fmadd_pd(widen(a + j), widen(b + j), acc0);
+    for (; j + 4 <= len; j += 4) acc0 = _mm256_fmadd_pd(load4(a + j), load4(b + j), acc0);
     double s = hsum(_mm256_add_pd(_mm256_add_pd(acc0, acc1), _mm256_add_pd(acc2, acc3)));
-    for (; j < d; ++j) s += static_cast<double>(a[j]) * static_cast<double>(b[j]);
+    for (; j < len; ++j) s += static_cast<double>(a[j]) * static_cast<double>(b[j]);
     return s;
 }
+
+// Products of two floats are exact in double, so FMA here rounds exactly like mul + add.
+RANKER_AVX2 double dot_avx2(const float* a, const float* b, std::size_t d) { return dot4_avx2(a, b, d); }
 
 RANKER_AVX2 double norm2_avx2(const float* e, std::size_t d) {
     __m256d acc0 = _mm256_setzero_pd(), acc1 = _mm256_setzero_pd();
@@ -192,41 +192,13 @@ RANKER_AVX2 void dot_fast_rows_avx2(const float* u, const float* e, std::size_t 
     }
 }
 
-RANKER_AVX2 double dot_f64_avx2(const double* a, const double* b, std::size_t len) {
-    __m256d acc0 = _mm256_setzero_pd(), acc1 = _mm256_setzero_pd();
-    __m256d acc2 = _mm256_setzero_pd(), acc3 = _mm256_setzero_pd();
-    std::size_t j = 0;
-    for (; j + 16 <= len; j += 16) {
-        acc0 = _mm256_fmadd_pd(_mm256_loadu_pd(a + j), _mm256_loadu_pd(b + j), acc0);
-        acc1 = _mm256_fmadd_pd(_mm256_loadu_pd(a + j + 4), _mm256_loadu_pd(b + j + 4), acc1);
-        acc2 = _mm256_fmadd_pd(_mm256_loadu_pd(a + j + 8), _mm256_loadu_pd(b + j + 8), acc2);
-        acc3 = _mm256_fmadd_pd(_mm256_loadu_pd(a + j + 12), _mm256_loadu_pd(b + j + 12), acc3);
-    }
-    for (; j + 4 <= len; j += 4) acc0 = _mm256_fmadd_pd(_mm256_loadu_pd(a + j), _mm256_loadu_pd(b + j), acc0);
-    double s = hsum(_mm256_add_pd(_mm256_add_pd(acc0, acc1), _mm256_add_pd(acc2, acc3)));
-    for (; j < len; ++j) s += a[j] * b[j];
-    return s;
-}
+RANKER_AVX2 double dot_f64_avx2(const double* a, const double* b, std::size_t len) { return dot4_avx2(a, b, len); }
 
-// Four accumulators over 16-element chunks, like dot_f64_avx2; the float row is widened as
-// it is loaded (products of a double and a widened float round like any double product).
-RANKER_AVX2 double dot_mixed_avx2(const double* q, const float* e, std::size_t len) {
-    __m256d acc0 = _mm256_setzero_pd(), acc1 = _mm256_setzero_pd();
-    __m256d acc2 = _mm256_setzero_pd(), acc3 = _mm256_setzero_pd();
-    std::size_t j = 0;
-    for (; j + 16 <= len; j += 16) {
-        acc0 = _mm256_fmadd_pd(_mm256_loadu_pd(q + j), widen(e + j), acc0);
-        acc1 = _mm256_fmadd_pd(_mm256_loadu_pd(q + j + 4), widen(e + j + 4), acc1);
-        acc2 = _mm256_fmadd_pd(_mm256_loadu_pd(q + j + 8), widen(e + j + 8), acc2);
-        acc3 = _mm256_fmadd_pd(_mm256_loadu_pd(q + j + 12), widen(e + j + 12), acc3);
-    }
-    for (; j + 4 <= len; j += 4) acc0 = _mm256_fmadd_pd(_mm256_loadu_pd(q + j), widen(e + j), acc0);
-    double s = hsum(_mm256_add_pd(_mm256_add_pd(acc0, acc1), _mm256_add_pd(acc2, acc3)));
-    for (; j < len; ++j) s += q[j] * static_cast<double>(e[j]);
-    return s;
-}
+// A double vector against a float row (products of a double and a widened float round like
+// any double product).
+RANKER_AVX2 double dot_mixed_avx2(const double* q, const float* e, std::size_t len) { return dot4_avx2(q, e, len); }
 
-// Two rows at a time with the accumulators of dot_mixed_avx2 (same chunks, same final sums),
+// Two rows at a time with the accumulators of dot4_avx2 (same chunks, same final sums),
 // so each result is bit-identical to it; each q chunk is loaded once for both rows, and the two
 // independent chains keep the FMA units busy where one row would wait on its own latency.
 RANKER_AVX2 void dot_mixed_rows_avx2(const double* q, const float* const* rows, std::size_t count, std::size_t len,
