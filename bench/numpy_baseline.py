@@ -699,6 +699,22 @@ def rank(cands: Any, user: Any, policy: Any, k: int | None = None, history: Any 
     out_reason: list[int] = []
     n_avail = p
     end = k
+
+    def place(t: int, j: int, reason: int) -> None:
+        """Pool item j fills slot t: out of the pool, into the output, the window counts and
+        the featured quota."""
+        nonlocal n_avail, have_featured
+        avail[j] = False
+        n_avail -= 1
+        out_idx.append(int(pool[j]))
+        out_reason.append(reason)
+        for cap in cat_caps:
+            cap.advance(t, pcat_l[j])
+        for cap in auth_caps:
+            cap.advance(t, pauth_l[j])
+        if t < key_count and featured is not None and featured[j]:
+            have_featured += 1
+
     for t in range(k):
         if t in pin_at:
             out_idx.append(pin_at[t])
@@ -733,18 +749,7 @@ def rank(cands: Any, user: Any, policy: Any, k: int | None = None, history: Any 
             ban_auth = auth_caps[0].banned(t) if auth_caps else set()
             j, relaxed = walker.pick(keymask is not None, need_featured, ban_cat, ban_auth)
             walker.take(j)
-            reason = R_SCATTER_RELAXED if relaxed else 0
-            avail[j] = False
-            n_avail -= 1
-            i = int(pool[j])
-            out_idx.append(i)
-            out_reason.append(reason)
-            for cap in cat_caps:
-                cap.advance(t, pcat_l[j])
-            for cap in auth_caps:
-                cap.advance(t, pauth_l[j])
-            if t < key_count and featured is not None and featured[j]:
-                have_featured += 1
+            place(t, j, R_SCATTER_RELAXED if relaxed else 0)
             continue
         # Scatter bans for this slot.
         if caps:
@@ -779,12 +784,8 @@ def rank(cands: Any, user: Any, policy: Any, k: int | None = None, history: Any 
             reason = R_SCORE_FILL
         if relaxed:
             reason |= R_SCATTER_RELAXED
-        avail[j] = False
-        n_avail -= 1
         sobj[j] = NEG_INF
-        i = int(pool[j])
-        out_idx.append(i)
-        out_reason.append(reason)
+        place(t, j, reason)
         # State updates for the next slot.
         last = t + 1 >= k
         if method == "mmr" and not last:
@@ -800,12 +801,6 @@ def rank(cands: Any, user: Any, policy: Any, k: int | None = None, history: Any 
             d2[j] = NEG_INF
         elif method == "dpp":
             d2[j] = NEG_INF
-        for cap in cat_caps:
-            cap.advance(t, pcat_l[j])
-        for cap in auth_caps:
-            cap.advance(t, pauth_l[j])
-        if t < key_count and featured is not None and featured[j]:
-            have_featured += 1
 
     # Pins that selection never reached.
     if end < k:
