@@ -9,28 +9,41 @@ namespace ranker {
 // ---- MMR ----
 
 MmrObjective::MmrObjective(double lambda, std::size_t d, const double* pool_scores, std::int32_t pool_size,
-                           std::vector<const float*> rows)
+                           std::vector<const float*> rows, std::size_t placed_capacity)
     : lambda_(lambda),
       scores_(pool_scores),
-      rows_(active_kernels(), d, std::move(rows)),
+      kern_(active_kernels()),
+      d_(d),
+      rows_(kern_, d, std::move(rows)),
+      placed_(d, placed_capacity),
       max_cos_(static_cast<std::size_t>(pool_size), -std::numeric_limits<double>::infinity()),
       compared_(static_cast<std::size_t>(pool_size), 0) {
-    placed_.reserve(rows_.size());
-    for (std::size_t row = static_cast<std::size_t>(pool_size); row < rows_.size(); ++row) placed_.push_back(row);
+    for (std::size_t row = static_cast<std::size_t>(pool_size); row < rows_.size(); ++row)
+        placed_.add(rows_.row(row), rows_.inv_norm(row));
 }
 
 void MmrObjective::refresh(std::int32_t l, double threshold) {
+    // Placed items are compared a block at a time (one dot_block call); the early stop is
+    // checked between blocks. A block may go past the point where a one-by-one loop would have
+    // stopped: max_cos_ then covers more of P, which only tightens the key.
+    constexpr std::size_t kBlock = 4;
     double m = max_cos_[l];
     const std::size_t total = placed_.size();
     const std::size_t row = static_cast<std::size_t>(l);
+    const float* e = rows_.row(row);
+    const double inv = rows_.inv_norm(row);
     // Gain below threshold <=> m above this cutoff (lambda < 1; with lambda = 1 there is no penalty).
     const double relevance = lambda_ * scores_[l];
     std::size_t q = static_cast<std::size_t>(compared_[l]);
+    double cos[kBlock];
     while (q < total) {
-        const double c = rows_.cosine(row, placed_[q]);
-        ++q;
-        if (c > m) {
-            m = c;
+        const std::size_t count = std::min(kBlock, total - q);
+        mmr_cosines(kern_, e, inv, placed_, q, count, d_, cos);
+        q += count;
+        double block_max = m;
+        for (std::size_t i = 0; i < count; ++i) block_max = std::max(block_max, cos[i]);
+        if (block_max > m) {
+            m = block_max;
             if (relevance - (1.0 - lambda_) * m < threshold) break;
         }
     }
@@ -40,7 +53,8 @@ void MmrObjective::refresh(std::int32_t l, double threshold) {
 
 bool MmrObjective::on_selected(std::int32_t l) {
     const bool was_empty = placed_.empty();
-    placed_.push_back(static_cast<std::size_t>(l));
+    const std::size_t row = static_cast<std::size_t>(l);
+    placed_.add(rows_.row(row), rows_.inv_norm(row));
     return was_empty;
 }
 

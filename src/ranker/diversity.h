@@ -30,11 +30,10 @@
 namespace ranker {
 
 // Embedding rows and their inverse norms, each norm computed the first time its row is used (a
-// lazy objective touches only the rows it evaluates). A cosine is the dot product of the two
-// float rows in double (every product exact) times both inverse norms, so rows are read in
-// place, never copied or widened: half the bytes of double unit rows, which is what the DPP
-// pass over all live items is bound by. A zero row has inverse norm 0, so its cosine with
-// anything is 0 (docs/semantics.md).
+// lazy objective touches only the rows it evaluates). Rows are read in place, never copied or
+// widened: a projection or cosine is a dot product with the float row times its inverse norm,
+// half the bytes of double unit rows, which is what the DPP pass over all live items is bound
+// by. A zero row has inverse norm 0, so its cosine with anything is 0 (docs/semantics.md).
 class NormalizedRows {
   public:
     NormalizedRows(const KernelTable& kern, std::size_t d, std::vector<const float*> sources)
@@ -50,10 +49,6 @@ class NormalizedRows {
         }
         return inv;
     }
-    // cos(e_a, e_b); the one expression every caller (and the test oracles) uses.
-    double cosine(std::size_t a, std::size_t b) {
-        return kern_.dot(sources_[a], sources_[b], d_) * inv_norm(a) * inv_norm(b);
-    }
     // out = e_r / |e_r| in double (the DPP basis is built from these).
     void unit_row(std::size_t r, double* out) { kern_.widen_scaled(sources_[r], inv_norm(r), out, d_); }
     std::size_t size() const { return sources_.size(); }
@@ -64,6 +59,43 @@ class NormalizedRows {
     std::vector<const float*> sources_;
     std::vector<double> inv_norm_;  // -1 until computed
 };
+
+// MMR's cosines. P's rows are stored once, scaled to unit length and rounded to float, one
+// after another, so an item is compared with a block of them in one dot_block call (float
+// lanes, several rows in flight) and only its own inverse norm is applied: cos(e_i, p) =
+// dot(e_i, unit(p)) / |e_i|, within ~1e-7 of the exact cosine (docs/semantics.md). Unit rows
+// cannot overflow or underflow float products; an item row whose norm lies outside
+// [2^-30, 2^30] could, so it takes the exact double dot product instead.
+class UnitRowBlock {
+  public:
+    UnitRowBlock(std::size_t d, std::size_t capacity) : d_(d) { units_.reserve(capacity * d); }
+    // Appends float(e[j] * inv_norm) (zeros for a zero row: inv_norm 0).
+    void add(const float* e, double inv_norm) {
+        const std::size_t at = units_.size();
+        units_.resize(at + d_);
+        for (std::size_t j = 0; j < d_; ++j) units_[at + j] = static_cast<float>(static_cast<double>(e[j]) * inv_norm);
+    }
+    const float* row(std::size_t q) const { return units_.data() + q * d_; }
+    std::size_t size() const { return units_.size() / d_; }  // d >= 1 (validated)
+    bool empty() const { return units_.empty(); }
+
+  private:
+    std::size_t d_;
+    std::vector<float> units_;
+};
+
+// out[i] = cos(e, unit row q + i) for i < count; e has inverse norm inv (0 for a zero row).
+// The one expression every caller (and the test oracle) uses.
+inline void mmr_cosines(const KernelTable& kern, const float* e, double inv, const UnitRowBlock& units, std::size_t q,
+                        std::size_t count, std::size_t d, double* out) {
+    const float* rows = units.row(q);
+    if (inv >= 0x1p-30 && inv <= 0x1p30) {
+        kern.dot_block(e, rows, count, d, out);
+    } else {
+        for (std::size_t i = 0; i < count; ++i) out[i] = kern.dot(e, rows + i * d, d);
+    }
+    for (std::size_t i = 0; i < count; ++i) out[i] *= inv;
+}
 
 // Objective = score (no diversity). Always fresh.
 class ScoreObjective {
@@ -90,15 +122,17 @@ class MmrObjective {
     static constexpr bool kEager = false;
 
     // rows: the pool's embedding rows, then the rows placed before selection starts.
+    // placed_capacity: most rows P can ever hold.
     MmrObjective(double lambda, std::size_t d, const double* pool_scores, std::int32_t pool_size,
-                 std::vector<const float*> rows);
+                 std::vector<const float*> rows, std::size_t placed_capacity);
 
     // Exact gain when fresh, else an upper bound of it.
     double key(std::int32_t l) const {
         if (compared_[l] == 0 && !placed_.empty()) {
-            // Never compared: the max cosine is at least -1 (rounding can dip a hair below), so
-            // this bounds the gain from above. lambda <= 1 (validated), so the bound is monotone.
-            return lambda_ * scores_[l] - (1.0 - lambda_) * (-1.0 - 1e-6);
+            // Never compared: the max cosine is at least -1 (float rounding can dip below by
+            // ~1e-6), so this bounds the gain from above. lambda <= 1 (validated), so the bound
+            // is monotone.
+            return lambda_ * scores_[l] - (1.0 - lambda_) * (-1.0 - 1e-3);
         }
         return gain(l);
     }
@@ -120,8 +154,10 @@ class MmrObjective {
   private:
     double lambda_;
     const double* scores_;
+    const KernelTable& kern_;
+    std::size_t d_;
     NormalizedRows rows_;
-    std::vector<std::size_t> placed_;     // rows of P, in placement order
+    UnitRowBlock placed_;                 // P, in placement order
     std::vector<double> max_cos_;         // max cosine against placed_[0 .. compared_)
     std::vector<std::int32_t> compared_;  // how many of placed_ each item has been compared with
 };

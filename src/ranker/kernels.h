@@ -34,6 +34,13 @@ struct KernelTable {
     // out[i] = dot_mixed(q, rows[i], len) for i < count, bit for bit: the DPP update of every
     // live item against a new basis vector, several rows in flight at once.
     void (*dot_mixed_rows)(const double* q, const float* const* rows, std::size_t count, std::size_t len, double* out);
+    // out[i] = sum_j u[j] * rows[i * d + j] for i < count (rows contiguous): one row against a
+    // block of rows, for MMR's cosines against the placed items. The AVX2 variant sums in
+    // float lanes (a handful of terms each, ~1e-7 relative, like dot_fast), several rows in
+    // flight; each out[i] is bit for bit what the same call with count = 1 gives for that row.
+    // Float products: callers keep u and the rows in a range where they neither overflow nor
+    // underflow (unit rows, see diversity.h).
+    void (*dot_block)(const float* u, const float* rows, std::size_t count, std::size_t d, double* out);
     // out[j] = double(e[j]) * scale (unit rows for cosines).
     void (*widen_scaled)(const float* e, double scale, double* out, std::size_t d);
     // y[j] += a * x[j] (Gram-Schmidt steps of the DPP basis).

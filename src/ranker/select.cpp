@@ -488,7 +488,9 @@ void select_slots(const SelectionInput& in, SelectionResult& out) {
             if (h != nullptr && h->embeddings != nullptr)
                 for (index_t r = 0; r < h->h; ++r) rows.push_back(h->embeddings + static_cast<std::size_t>(r) * d);
             for (const PlacedPin& pin : placed) rows.push_back(row_of(pin.candidate));
-            MmrObjective obj(p.mmr_lambda, d, pool_scores.data(), pool_size, std::move(rows));
+            const std::size_t placed_capacity = rows.size() - static_cast<std::size_t>(pool_size) +
+                                                static_cast<std::size_t>(std::min<std::int64_t>(k, pool_size));
+            MmrObjective obj(p.mmr_lambda, d, pool_scores.data(), pool_size, std::move(rows), placed_capacity);
             run_slots(st, obj, out);
             break;
         }

@@ -27,10 +27,10 @@ NormalizedRows rows_of(const Request& r, const std::vector<const float*>& extra 
 // The eager MMR loop: every slot recomputes every remaining gain against all of P.
 std::vector<std::int64_t> eager_mmr(const Request& r, double lambda, std::int64_t k,
                                     const std::vector<const float*>& history) {
-    const std::size_t n = r.item_id.size();
+    const std::size_t n = r.item_id.size(), d = static_cast<std::size_t>(r.d);
     NormalizedRows rows = rows_of(r, history);
-    std::vector<std::size_t> placed;
-    for (std::size_t q = 0; q < history.size(); ++q) placed.push_back(n + q);
+    UnitRowBlock placed(d, history.size() + static_cast<std::size_t>(k));
+    for (std::size_t q = 0; q < history.size(); ++q) placed.add(rows.row(n + q), rows.inv_norm(n + q));
     std::vector<bool> used(n, false);
     std::vector<std::int64_t> out;
     for (std::int64_t t = 0; t < k && out.size() < n; ++t) {
@@ -42,7 +42,11 @@ std::vector<std::int64_t> eager_mmr(const Request& r, double lambda, std::int64_
             double gain = lambda * s;
             if (!placed.empty()) {
                 double m = -std::numeric_limits<double>::infinity();
-                for (const std::size_t p : placed) m = std::max(m, rows.cosine(i, p));
+                for (std::size_t p = 0; p < placed.size(); ++p) {  // one cosine at a time
+                    double c;
+                    mmr_cosines(active_kernels(), rows.row(i), rows.inv_norm(i), placed, p, 1, d, &c);
+                    m = std::max(m, c);
+                }
                 gain = lambda * s - (1.0 - lambda) * m;
             }
             if (gain > best) {
@@ -52,7 +56,7 @@ std::vector<std::int64_t> eager_mmr(const Request& r, double lambda, std::int64_
         }
         used[arg] = true;
         out.push_back(arg);
-        placed.push_back(static_cast<std::size_t>(arg));
+        placed.add(rows.row(static_cast<std::size_t>(arg)), rows.inv_norm(static_cast<std::size_t>(arg)));
     }
     return out;
 }
