@@ -145,6 +145,32 @@ TEST(mmr, tiny_hand_computed) {
     CHECK((bonus.indices == std::vector<std::int64_t>{0, 2, 1}));
 }
 
+// Cosines do not depend on the scale of the rows. MMR sums float products for rows of
+// ordinary norm; rows scaled far from 1 (products that would underflow or overflow float)
+// must take the double path, so scaling every row by a power of two (exact in float, small
+// integer entries) leaves the ranking as it is.
+TEST(mmr, ranking_ignores_the_scale_of_the_rows) {
+    std::mt19937_64 rng(21);
+    std::uniform_real_distribution<float> score(0.0f, 1.0f);
+    for (int round = 0; round < 20; ++round) {
+        Request r;
+        r.d = 16;
+        for (int i = 0; i < 40; ++i) {
+            std::vector<float> row(16);
+            for (float& x : row) x = static_cast<float>(static_cast<int>(rng() % 15) - 7);
+            r.add(row, score(rng));
+        }
+        Policy p = diversity_policy(Method::kMmr, 15);
+        p.mmr_lambda = 0.3;
+        const std::vector<std::int64_t> unscaled = rank(r.candidates(), r.user(), p, 15, nullptr).indices;
+        for (const float scale : {0x1p-146f, 0x1p125f}) {
+            Request scaled = r;
+            for (float& x : scaled.embedding) x *= scale;
+            CHECK(rank(scaled.candidates(), scaled.user(), p, 15, nullptr).indices == unscaled);
+        }
+    }
+}
+
 TEST(dpp, tiny_hand_computed) {
     // Two identical rows and one orthogonal; alpha 0 (r = 1): d2 = 1 for all; slot 0 takes the
     // lowest index 0; then the duplicate has d2 = 0, the orthogonal keeps 1 -> 2; then d2(1) = 0
