@@ -15,9 +15,12 @@ bool contains_unsorted(const std::vector<std::int32_t>& values, std::int32_t v) 
     return std::find(values.begin(), values.end(), v) != values.end();
 }
 
-// Membership in a short ascending list: a linear scan beats a binary search below a few dozen.
+// Up to this many values, a linear scan beats a binary search or a hash lookup.
+constexpr std::size_t kShortList = 32;
+
+// Membership in an ascending list.
 bool contains(const std::vector<std::int32_t>& sorted, std::int32_t v) {
-    if (sorted.size() > 32) return std::binary_search(sorted.begin(), sorted.end(), v);
+    if (sorted.size() > kShortList) return std::binary_search(sorted.begin(), sorted.end(), v);
     for (std::int32_t x : sorted)
         if (x == v) return true;
     return false;
@@ -66,6 +69,10 @@ struct SlotState {
         IdTable left_counts{0};                 // value -> filled slots in [lo, hi)
         std::int64_t lo = 0, hi = 0;            // the counted range; hi = t once prepared
         bool started = false;
+        // Values whose left count is at m, kept as the counts move: at most (w - 1) / m of
+        // them, so allows() scans a few ints instead of hashing (it runs for every item the
+        // slot loop visits, most of them refused again and again).
+        std::vector<std::int32_t> at_max;
         std::vector<std::int32_t> pin_blocked;  // values refused at t because of pins ahead
 
         // The value shown at slot s (history rows are slots -h .. -1), or false when empty.
@@ -93,9 +100,13 @@ struct SlotState {
             }
             std::int32_t v;
             for (; hi < t; ++hi)  // slots filled since the last prepared slot join the count
-                if (value_at(st, hi, &v)) left_counts.add(v, 1);
+                if (value_at(st, hi, &v) && left_counts.add(v, 1) == m) at_max.push_back(v);
             for (; lo < new_lo; ++lo)  // slots that fell out of reach leave it
-                if (value_at(st, lo, &v)) left_counts.add(v, -1);
+                if (value_at(st, lo, &v) && left_counts.add(v, -1) == m - 1) {
+                    const auto it = std::find(at_max.begin(), at_max.end(), v);
+                    RANKER_INVARIANT(it != at_max.end(), "a value leaving the maximum was at it");
+                    at_max.erase(it);
+                }
 
             pin_blocked.clear();
             for (const PlacedPin& pin : st.placed) {  // slot order
@@ -128,7 +139,10 @@ struct SlotState {
         }
 
         bool allows(std::int32_t v) const {
-            return w <= 0 || (left_counts.count(v) < m && !contains_unsorted(pin_blocked, v));
+            if (w <= 0) return true;
+            if (m == 0) return false;  // every count is at the maximum
+            const bool left_full = at_max.size() <= kShortList ? contains_unsorted(at_max, v) : left_counts.count(v) >= m;
+            return !left_full && !contains_unsorted(pin_blocked, v);
         }
     };
     Window category_window, author_window;
