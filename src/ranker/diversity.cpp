@@ -98,6 +98,7 @@ DppObjective::DppObjective(double alpha, std::size_t d, const double* pool_score
     unit_.resize(d_);
     capacity_ = static_cast<std::size_t>(std::max<std::int64_t>(0, std::min<std::int64_t>(basis_capacity, total)));
     basis_.reset(new double[std::max<std::size_t>(1, capacity_ * d_)]);
+    catch_up_dots_.resize(capacity_);
     // Placed pins enter the basis first, in slot order; each folds in the pins before it.
     for (std::size_t q = 0; q < pin_scores.size(); ++q) {
         const std::int32_t row = static_cast<std::int32_t>(pool_size + q);
@@ -108,13 +109,17 @@ DppObjective::DppObjective(double alpha, std::size_t d, const double* pool_score
 
 // The same operations, in the same order, as the updates of add_to_basis: a row caught up
 // late has exactly the d2 it would have had if it had been live all along.
+// All projections come from one dot_mixed_basis call; the few computed past the point where
+// d2 reaches EPS are not applied.
 void DppObjective::catch_up(std::int32_t row) {
     const float* e = rows_.row(static_cast<std::size_t>(row));
     const double inv = rows_.inv_norm(static_cast<std::size_t>(row));
     const double r2 = r2_[row];
     double d2 = d2_[row];
-    for (std::int32_t b = 0; b < basis_size_ && d2 > kDppEps; ++b) {
-        const double a = kern_.dot_mixed(basis_.get() + static_cast<std::size_t>(b) * d_, e, d_) * inv;
+    const std::size_t count = static_cast<std::size_t>(basis_size_);
+    kern_.dot_mixed_basis(basis_.get(), count, e, d_, catch_up_dots_.data());
+    for (std::size_t b = 0; b < count && d2 > kDppEps; ++b) {
+        const double a = catch_up_dots_[b] * inv;
         d2 = d2 - r2 * (a * a);
     }
     d2_[row] = d2;

@@ -245,6 +245,7 @@ class DppObjective {
     std::vector<double> live_r2_;
     std::vector<double> live_d2_;
     std::vector<double> dots_;         // scratch: <q_b, e_l> per live item
+    std::vector<double> catch_up_dots_;  // scratch: <q_b, e_row> per basis row (capacity_)
     std::vector<double> unit_;         // scratch: the unit row entering the basis
     std::size_t capacity_;
     std::unique_ptr<double[]> basis_;  // capacity_ x d orthonormal rows, written before read

@@ -63,6 +63,10 @@ void dot_mixed_rows_scalar(const double* q, const float* const* rows, std::size_
     for (std::size_t i = 0; i < count; ++i) out[i] = dot_mixed_scalar(q, rows[i], len);
 }
 
+void dot_mixed_basis_scalar(const double* q, std::size_t count, const float* e, std::size_t len, double* out) {
+    for (std::size_t b = 0; b < count; ++b) out[b] = dot_mixed_scalar(q + b * len, e, len);
+}
+
 void axpy_f64_scalar(double a, const double* x, double* y, std::size_t len) {
     for (std::size_t j = 0; j < len; ++j) y[j] += a * x[j];
 }
@@ -88,7 +92,8 @@ void widen_scaled_scalar(const float* e, double scale, double* out, std::size_t 
 
 const KernelTable kScalar{dot_scalar,           norm2_scalar,        dot_fast_scalar,
                           all_finite_scalar,    dot_fast_rows_scalar, dot_f64_scalar,
-                          dot_mixed_scalar,     dot_mixed_rows_scalar, dot_block_scalar,
+                          dot_mixed_scalar,     dot_mixed_rows_scalar, dot_mixed_basis_scalar,
+                          dot_block_scalar,
                           widen_scaled_scalar,
                           axpy_f64_scalar,
                           "scalar"};
@@ -234,6 +239,35 @@ RANKER_AVX2 void dot_mixed_rows_avx2(const double* q, const float* const* rows, 
     for (; i < count; ++i) out[i] = dot_mixed_avx2(q, rows[i], len);
 }
 
+// dot_mixed_rows with the roles swapped: two basis rows at a time against one float row, with
+// the accumulators of dot4_avx2 (bit-identical to dot_mixed); each chunk of e is widened once.
+RANKER_AVX2 void dot_mixed_basis_avx2(const double* q, std::size_t count, const float* e, std::size_t len,
+                                      double* out) {
+    std::size_t b = 0;
+    if (len % 16 == 0) {
+        for (; b + 2 <= count; b += 2) {
+            const double* p = q + b * len;
+            const double* r = p + len;
+            __m256d a0 = _mm256_setzero_pd(), a1 = _mm256_setzero_pd(), a2 = _mm256_setzero_pd(), a3 = _mm256_setzero_pd();
+            __m256d b0 = _mm256_setzero_pd(), b1 = _mm256_setzero_pd(), b2 = _mm256_setzero_pd(), b3 = _mm256_setzero_pd();
+            for (std::size_t j = 0; j < len; j += 16) {
+                const __m256d e0 = widen(e + j), e1 = widen(e + j + 4), e2 = widen(e + j + 8), e3 = widen(e + j + 12);
+                a0 = _mm256_fmadd_pd(_mm256_loadu_pd(p + j), e0, a0);
+                b0 = _mm256_fmadd_pd(_mm256_loadu_pd(r + j), e0, b0);
+                a1 = _mm256_fmadd_pd(_mm256_loadu_pd(p + j + 4), e1, a1);
+                b1 = _mm256_fmadd_pd(_mm256_loadu_pd(r + j + 4), e1, b1);
+                a2 = _mm256_fmadd_pd(_mm256_loadu_pd(p + j + 8), e2, a2);
+                b2 = _mm256_fmadd_pd(_mm256_loadu_pd(r + j + 8), e2, b2);
+                a3 = _mm256_fmadd_pd(_mm256_loadu_pd(p + j + 12), e3, a3);
+                b3 = _mm256_fmadd_pd(_mm256_loadu_pd(r + j + 12), e3, b3);
+            }
+            out[b] = hsum(_mm256_add_pd(_mm256_add_pd(a0, a1), _mm256_add_pd(a2, a3)));
+            out[b + 1] = hsum(_mm256_add_pd(_mm256_add_pd(b0, b1), _mm256_add_pd(b2, b3)));
+        }
+    }
+    for (; b < count; ++b) out[b] = dot_mixed_avx2(q + b * len, e, len);
+}
+
 // One row of dot_block: two float accumulators over 16-element chunks (then one 8-element
 // step into the first), the lanes summed in double, the last d % 8 products in double.
 RANKER_AVX2 inline double block_row_sum(__m256 acc0, __m256 acc1, const float* u, const float* r, std::size_t j,
@@ -316,7 +350,8 @@ RANKER_AVX2 void widen_scaled_avx2(const float* e, double scale, double* out, st
 
 const KernelTable kAvx2{dot_avx2,           norm2_avx2,        dot_fast_avx2,
                         all_finite_avx2,    dot_fast_rows_avx2, dot_f64_avx2,
-                        dot_mixed_avx2,     dot_mixed_rows_avx2, dot_block_avx2,
+                        dot_mixed_avx2,     dot_mixed_rows_avx2, dot_mixed_basis_avx2,
+                        dot_block_avx2,
                         widen_scaled_avx2,
                         axpy_f64_avx2,
                         "avx2"};

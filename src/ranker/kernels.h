@@ -34,6 +34,9 @@ struct KernelTable {
     // out[i] = dot_mixed(q, rows[i], len) for i < count, bit for bit: the DPP update of every
     // live item against a new basis vector, several rows in flight at once.
     void (*dot_mixed_rows)(const double* q, const float* const* rows, std::size_t count, std::size_t len, double* out);
+    // out[b] = dot_mixed(q + b * len, e, len) for b < count, bit for bit: one float row caught
+    // up on a block of DPP basis rows (contiguous), each chunk of e widened once for two rows.
+    void (*dot_mixed_basis)(const double* q, std::size_t count, const float* e, std::size_t len, double* out);
     // out[i] = sum_j u[j] * rows[i * d + j] for i < count (rows contiguous): one row against a
     // block of rows, for MMR's cosines against the placed items. The AVX2 variant sums in
     // float lanes (a handful of terms each, ~1e-7 relative, like dot_fast), several rows in

@@ -149,3 +149,25 @@ TEST(kernels, dot_block_rows_agree_bit_for_bit_and_match_the_dot_product) {
         }
     }
 }
+
+// A late DPP activation relies on it: each output of dot_mixed_basis is dot_mixed bit for bit,
+// for odd basis counts (one row left to the single-row kernel) and lengths off the 16 grid.
+TEST(kernels, dot_mixed_basis_matches_dot_mixed_bit_for_bit) {
+    std::mt19937_64 rng(17);
+    std::normal_distribution<double> g;
+    for (const KernelTable* k : {&scalar_kernels(), avx2_kernels()}) {
+        if (k == nullptr) continue;
+        for (std::size_t d : {1, 5, 16, 17, 32, 64, 100, 128}) {
+            for (std::size_t count : {0, 1, 2, 3, 8, 9}) {
+                std::vector<double> q(count * d);
+                for (double& x : q) x = g(rng);
+                std::vector<float> e(d);
+                for (float& x : e) x = static_cast<float>(g(rng));
+                std::vector<double> out(count + 1, -7.0);
+                k->dot_mixed_basis(q.data(), count, e.data(), d, out.data());
+                for (std::size_t b = 0; b < count; ++b) CHECK(out[b] == k->dot_mixed(q.data() + b * d, e.data(), d));
+                CHECK(out[count] == -7.0);  // nothing written past count
+            }
+        }
+    }
+}
