@@ -208,63 +208,43 @@ RANKER_AVX2 double dot_f64_avx2(const double* a, const double* b, std::size_t le
 // any double product).
 RANKER_AVX2 double dot_mixed_avx2(const double* q, const float* e, std::size_t len) { return dot4_avx2(q, e, len); }
 
-// Two rows at a time with the accumulators of dot4_avx2 (same chunks, same final sums),
-// so each result is bit-identical to it; each q chunk is loaded once for both rows, and the two
-// independent chains keep the FMA units busy where one row would wait on its own latency.
+// dot4_avx2(qa, ea) and dot4_avx2(qb, eb) at once, each bit-identical to it (same chunks, same
+// final sums): two independent chains keep the FMA units busy where one product would wait on
+// its own latency. The callers share one operand (the same q, or the same e), and the compiler
+// loads (and widens) the shared chunks once. len % 16 == 0.
+RANKER_AVX2 inline void dot4_pair_avx2(const double* qa, const float* ea, const double* qb, const float* eb,
+                                       std::size_t len, double* out_a, double* out_b) {
+    __m256d a0 = _mm256_setzero_pd(), a1 = _mm256_setzero_pd(), a2 = _mm256_setzero_pd(), a3 = _mm256_setzero_pd();
+    __m256d b0 = _mm256_setzero_pd(), b1 = _mm256_setzero_pd(), b2 = _mm256_setzero_pd(), b3 = _mm256_setzero_pd();
+    for (std::size_t j = 0; j < len; j += 16) {
+        a0 = _mm256_fmadd_pd(_mm256_loadu_pd(qa + j), widen(ea + j), a0);
+        b0 = _mm256_fmadd_pd(_mm256_loadu_pd(qb + j), widen(eb + j), b0);
+        a1 = _mm256_fmadd_pd(_mm256_loadu_pd(qa + j + 4), widen(ea + j + 4), a1);
+        b1 = _mm256_fmadd_pd(_mm256_loadu_pd(qb + j + 4), widen(eb + j + 4), b1);
+        a2 = _mm256_fmadd_pd(_mm256_loadu_pd(qa + j + 8), widen(ea + j + 8), a2);
+        b2 = _mm256_fmadd_pd(_mm256_loadu_pd(qb + j + 8), widen(eb + j + 8), b2);
+        a3 = _mm256_fmadd_pd(_mm256_loadu_pd(qa + j + 12), widen(ea + j + 12), a3);
+        b3 = _mm256_fmadd_pd(_mm256_loadu_pd(qb + j + 12), widen(eb + j + 12), b3);
+    }
+    *out_a = hsum(_mm256_add_pd(_mm256_add_pd(a0, a1), _mm256_add_pd(a2, a3)));
+    *out_b = hsum(_mm256_add_pd(_mm256_add_pd(b0, b1), _mm256_add_pd(b2, b3)));
+}
+
+// One basis vector against two rows at a time (the DPP pass over the live items).
 RANKER_AVX2 void dot_mixed_rows_avx2(const double* q, const float* const* rows, std::size_t count, std::size_t len,
                                      double* out) {
     std::size_t i = 0;
-    if (len % 16 == 0) {
-        for (; i + 2 <= count; i += 2) {
-            const float* a = rows[i];
-            const float* b = rows[i + 1];
-            __m256d a0 = _mm256_setzero_pd(), a1 = _mm256_setzero_pd(), a2 = _mm256_setzero_pd(), a3 = _mm256_setzero_pd();
-            __m256d b0 = _mm256_setzero_pd(), b1 = _mm256_setzero_pd(), b2 = _mm256_setzero_pd(), b3 = _mm256_setzero_pd();
-            for (std::size_t j = 0; j < len; j += 16) {
-                const __m256d q0 = _mm256_loadu_pd(q + j), q1 = _mm256_loadu_pd(q + j + 4);
-                const __m256d q2 = _mm256_loadu_pd(q + j + 8), q3 = _mm256_loadu_pd(q + j + 12);
-                a0 = _mm256_fmadd_pd(q0, widen(a + j), a0);
-                b0 = _mm256_fmadd_pd(q0, widen(b + j), b0);
-                a1 = _mm256_fmadd_pd(q1, widen(a + j + 4), a1);
-                b1 = _mm256_fmadd_pd(q1, widen(b + j + 4), b1);
-                a2 = _mm256_fmadd_pd(q2, widen(a + j + 8), a2);
-                b2 = _mm256_fmadd_pd(q2, widen(b + j + 8), b2);
-                a3 = _mm256_fmadd_pd(q3, widen(a + j + 12), a3);
-                b3 = _mm256_fmadd_pd(q3, widen(b + j + 12), b3);
-            }
-            out[i] = hsum(_mm256_add_pd(_mm256_add_pd(a0, a1), _mm256_add_pd(a2, a3)));
-            out[i + 1] = hsum(_mm256_add_pd(_mm256_add_pd(b0, b1), _mm256_add_pd(b2, b3)));
-        }
-    }
+    if (len % 16 == 0)
+        for (; i + 2 <= count; i += 2) dot4_pair_avx2(q, rows[i], q, rows[i + 1], len, out + i, out + i + 1);
     for (; i < count; ++i) out[i] = dot_mixed_avx2(q, rows[i], len);
 }
 
-// dot_mixed_rows with the roles swapped: two basis rows at a time against one float row, with
-// the accumulators of dot4_avx2 (bit-identical to dot_mixed); each chunk of e is widened once.
+// Two basis rows at a time against one row (the catch-up of a late DPP activation).
 RANKER_AVX2 void dot_mixed_basis_avx2(const double* q, std::size_t count, const float* e, std::size_t len,
                                       double* out) {
     std::size_t b = 0;
-    if (len % 16 == 0) {
-        for (; b + 2 <= count; b += 2) {
-            const double* p = q + b * len;
-            const double* r = p + len;
-            __m256d a0 = _mm256_setzero_pd(), a1 = _mm256_setzero_pd(), a2 = _mm256_setzero_pd(), a3 = _mm256_setzero_pd();
-            __m256d b0 = _mm256_setzero_pd(), b1 = _mm256_setzero_pd(), b2 = _mm256_setzero_pd(), b3 = _mm256_setzero_pd();
-            for (std::size_t j = 0; j < len; j += 16) {
-                const __m256d e0 = widen(e + j), e1 = widen(e + j + 4), e2 = widen(e + j + 8), e3 = widen(e + j + 12);
-                a0 = _mm256_fmadd_pd(_mm256_loadu_pd(p + j), e0, a0);
-                b0 = _mm256_fmadd_pd(_mm256_loadu_pd(r + j), e0, b0);
-                a1 = _mm256_fmadd_pd(_mm256_loadu_pd(p + j + 4), e1, a1);
-                b1 = _mm256_fmadd_pd(_mm256_loadu_pd(r + j + 4), e1, b1);
-                a2 = _mm256_fmadd_pd(_mm256_loadu_pd(p + j + 8), e2, a2);
-                b2 = _mm256_fmadd_pd(_mm256_loadu_pd(r + j + 8), e2, b2);
-                a3 = _mm256_fmadd_pd(_mm256_loadu_pd(p + j + 12), e3, a3);
-                b3 = _mm256_fmadd_pd(_mm256_loadu_pd(r + j + 12), e3, b3);
-            }
-            out[b] = hsum(_mm256_add_pd(_mm256_add_pd(a0, a1), _mm256_add_pd(a2, a3)));
-            out[b + 1] = hsum(_mm256_add_pd(_mm256_add_pd(b0, b1), _mm256_add_pd(b2, b3)));
-        }
-    }
+    if (len % 16 == 0)
+        for (; b + 2 <= count; b += 2) dot4_pair_avx2(q + b * len, e, q + (b + 1) * len, e, len, out + b, out + b + 1);
     for (; b < count; ++b) out[b] = dot_mixed_avx2(q + b * len, e, len);
 }
 
