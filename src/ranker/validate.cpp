@@ -75,9 +75,12 @@ void check_candidates(const CandidatesView& c) {
                 fail("candidates.flags", at(i) + " is " + std::to_string(c.flags[i]) +
                                              ", which sets bits outside the known flags (mask 31); an unknown "
                                              "flag may be a rule this version cannot apply");
-    bool risk_bad = false;
+    // Bitwise & and |, not && and ||: short-circuit operators keep the compiler from
+    // vectorising the loop.
+    std::uint32_t risk_bad = 0;
     if (c.fraud_risk != nullptr)
-        for (index_t i = 0; i < c.n; ++i) risk_bad |= !(c.fraud_risk[i] >= 0.0f && c.fraud_risk[i] <= 1.0f);
+        for (index_t i = 0; i < c.n; ++i)
+            risk_bad |= static_cast<std::uint32_t>(!((c.fraud_risk[i] >= 0.0f) & (c.fraud_risk[i] <= 1.0f)));
     if (risk_bad)
         for (index_t i = 0; i < c.n; ++i) {
             const float r = c.fraud_risk[i];
