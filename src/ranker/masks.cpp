@@ -53,8 +53,9 @@ void compute_drop_codes(const CandidatesView& c, const UserView& u, const Policy
             code = kDropMinorHarmful;
         } else if (risk_rule && static_cast<double>(c.fraud_risk[i]) > risk_threshold) {
             code = kDropFraudRisk;
-        } else if (parity_rule && !std::isnan(c.offered_price[i]) && !std::isnan(c.reference_price[i]) &&
-                   violates_parity(c.offered_price[i], c.reference_price[i], p.abs_tol, p.rel_tol)) {
+        } else if (parity_rule && violates_parity(c.offered_price[i], c.reference_price[i], p.abs_tol, p.rel_tol)) {
+            // No isnan() test first: a missing price never violates (masks.h), and that test was
+            // a branch mispredicted on about one item in five.
             code = kDropPriceParity;
         } else if (deleted_rule) {
             for (std::int64_t j = c.tag_indptr[i]; j < c.tag_indptr[i + 1]; ++j)

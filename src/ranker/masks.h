@@ -22,7 +22,8 @@ void compute_drop_codes(const CandidatesView& c, const UserView& u, const Policy
                         std::uint8_t* drop, std::int64_t* counts);
 
 // The price-parity violation test, IEEE double, evaluated in exactly this order (the build
-// uses -ffp-contract=off so no FMA is fused in).
+// uses -ffp-contract=off so no FMA is fused in). False when either price is NaN (no price):
+// the final comparison is then with NaN.
 inline bool violates_parity(double offered, double reference, double abs_tol, double rel_tol) {
     const double diff = offered - reference;
     const double magnitude = diff < 0 ? -diff : diff;

@@ -1,3 +1,5 @@
+#include <cmath>
+
 #include "check.h"
 #include "fixture.h"
 #include "ranker/masks.h"
@@ -124,4 +126,8 @@ TEST(masks, price_parity_is_exact_double) {
     CHECK(!violates_parity(1.3, 1.0, 0.1, 0.2));
     CHECK(violates_parity(1.31, 1.0, 0.1, 0.2));
     CHECK(!violates_parity(5.0, 5.0, 0.0, 0.0));
+    // No price on either side never violates (compute_drop_codes relies on it).
+    CHECK(!violates_parity(std::nan(""), 1.0, 0.0, 0.0));
+    CHECK(!violates_parity(1.0, std::nan(""), 0.0, 0.0));
+    CHECK(!violates_parity(std::nan(""), std::nan(""), 0.0, 0.0));
 }
