@@ -57,37 +57,54 @@ namespace {
 
 void compute_scores(const CandidatesView& c, const UserView& u, const Policy& p, const ActiveTags& tags,
                     const std::uint8_t* drop, const double* dot, double* scores, std::uint8_t* tag_match) {
+    const std::size_t n = static_cast<std::size_t>(c.n);
     const bool use_tags = u.personalized && c.tag_indptr != nullptr && !tags.ids.empty();
-    // stamp[t] = last item that counted active tag t, so a tag listed twice on an item counts once.
-    std::vector<index_t> stamp(tags.ids.size(), -1);
-    for (index_t i = 0; i < c.n; ++i) {
+    // T_i for every item, from one flat pass over the tag list rather than a loop per item: an
+    // item's loop runs for its own (varying) tag count, and its exit branch was mispredicted
+    // about once per item. Per item, weights are still added in tag order, so the sums are
+    // the same.
+    std::vector<double> tag_sum(use_tags ? n : 0, 0.0);
+    std::fill(tag_match, tag_match + n, std::uint8_t{0});
+    if (use_tags) {
+        const std::size_t total = static_cast<std::size_t>(c.tag_count);
+        // owner[j] = the item whose tags include position j: the number of items that end at
+        // or before j (tag_indptr is validated non-decreasing, from 0 to tag_count).
+        std::vector<std::int32_t> owner(total + 1, 0);
+        for (std::size_t i = 0; i < n; ++i) ++owner[static_cast<std::size_t>(c.tag_indptr[i + 1])];
+        std::int32_t running = 0;
+        for (std::size_t j = 0; j < total; ++j) {
+            running += owner[j];
+            owner[j] = running;
+        }
+        // stamp[t] = last item that counted active tag t, so a tag listed twice on an item counts once.
+        std::vector<std::int32_t> stamp(tags.ids.size(), -1);
+        for (std::size_t j = 0; j < total; ++j) {
+            const std::int32_t id = c.tag_ids[j];
+            if (!tags.maybe_contains(id)) continue;  // most item tags are not interests
+            const std::int32_t i = owner[j];
+            if (drop[i] != kEligible) continue;
+            const auto it = std::lower_bound(tags.ids.begin(), tags.ids.end(), id);
+            if (it == tags.ids.end() || *it != id) continue;
+            const std::size_t t = static_cast<std::size_t>(it - tags.ids.begin());
+            if (stamp[t] == i) continue;
+            stamp[t] = i;
+            tag_sum[static_cast<std::size_t>(i)] += tags.weights[t];
+            tag_match[i] = 1;
+        }
+    }
+    // dot[i] is only computed when w_rel != 0 (embedding_pass); w_rel * dot would be 0 anyway.
+    const bool use_dot = u.personalized && p.w_rel != 0.0;
+    for (std::size_t i = 0; i < n; ++i) {
         if (drop[i] != kEligible) continue;
         const double prior_term = p.w_prior * static_cast<double>(c.prior[i]);
         if (!u.personalized) {
             scores[i] = prior_term;
-            tag_match[i] = 0;
-            if (!std::isfinite(scores[i])) fail_score_overflow(i);
-            continue;
+        } else {
+            const double relevance_term = use_dot ? p.w_rel * dot[i] : 0.0;
+            const double tag_term = use_tags ? tag_sum[i] : 0.0;
+            scores[i] = relevance_term + p.w_tag * tag_term + prior_term;
         }
-        double tag_sum = 0.0;
-        std::uint8_t matched = 0;
-        if (use_tags) {
-            for (std::int64_t j = c.tag_indptr[i]; j < c.tag_indptr[i + 1]; ++j) {
-                if (!tags.maybe_contains(c.tag_ids[j])) continue;
-                const auto it = std::lower_bound(tags.ids.begin(), tags.ids.end(), c.tag_ids[j]);
-                if (it == tags.ids.end() || *it != c.tag_ids[j]) continue;
-                const std::size_t t = static_cast<std::size_t>(it - tags.ids.begin());
-                if (stamp[t] == i) continue;
-                stamp[t] = i;
-                tag_sum += tags.weights[t];
-                matched = 1;
-            }
-        }
-        // dot[i] is only computed when w_rel != 0 (embedding_pass); w_rel * dot would be 0 anyway.
-        const double relevance_term = p.w_rel != 0.0 ? p.w_rel * dot[i] : 0.0;
-        scores[i] = relevance_term + p.w_tag * tag_sum + prior_term;
-        tag_match[i] = matched;
-        if (!std::isfinite(scores[i])) fail_score_overflow(i);
+        if (!std::isfinite(scores[i])) fail_score_overflow(static_cast<index_t>(i));
     }
 }
 
