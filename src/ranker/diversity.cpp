@@ -40,12 +40,14 @@ void MmrObjective::refresh(std::int32_t l, double threshold) {
         const std::size_t count = std::min(kBlock, total - q);
         mmr_cosines(kern_, e, inv, placed_, q, count, d_, cos);
         q += count;
-        double block_max = m;
-        for (std::size_t i = 0; i < count; ++i) block_max = std::max(block_max, cos[i]);
-        if (block_max > m) {
-            m = block_max;
-            if (relevance - (1.0 - lambda_) * m < threshold) break;
+        // c > m ? c : m is one maxsd; std::max(m, c) compiled to a branch here. The early stop
+        // is tested after every block: the gain only falls below threshold when m grew (the
+        // item was visited because its gain was at least threshold).
+        for (std::size_t i = 0; i < count; ++i) {
+            const double c = cos[i];
+            m = c > m ? c : m;
         }
+        if (relevance - (1.0 - lambda_) * m < threshold) break;
     }
     max_cos_[l] = m;
     compared_[l] = static_cast<std::int32_t>(q);
