@@ -230,6 +230,25 @@ TEST(mmr, lazy_equals_eager_on_random_inputs) {
     }
 }
 
+// Large pools, with history in P from the start (so no re-keying after the first slot) and
+// novelty-first lambdas, so that the lazy scans reach deep into the pool.
+TEST(mmr, lazy_equals_eager_on_large_pools_with_history) {
+    std::mt19937_64 rng(29);
+    for (int round = 0; round < 4; ++round) {
+        const std::int64_t n = 1100 + 300 * round, d = 4 + 4 * round, k = 40;
+        Request r = ranker_test::random_request(rng, n, d, round % 2 == 0);
+        Policy p = diversity_policy(Method::kMmr, k);
+        p.mmr_lambda = std::vector<double>{0.0, 0.1, 0.2, 0.5}[round];  // novelty first: deep scans
+        std::normal_distribution<float> g;
+        for (std::int64_t j = 0; j < 3 * d; ++j) r.history_embeddings.push_back(g(rng));
+        const HistoryView h = r.history();
+        std::vector<const float*> history;
+        for (int q = 0; q < 3; ++q) history.push_back(r.history_embeddings.data() + q * d);
+        const RankOutput out = rank(r.candidates(), r.user(), p, k, &h);
+        CHECK(out.indices == eager_mmr(r, p.mmr_lambda, k, history));
+    }
+}
+
 TEST(dpp, lazy_equals_eager_on_random_inputs) {
     std::mt19937_64 rng(12);
     for (int round = 0; round < 60; ++round) {

@@ -160,3 +160,51 @@ TEST(select, item_heap_pops_in_selection_order) {
         CHECK(live.empty());
     }
 }
+
+// A window that refuses one dominant category at most slots sends the scan deep into a large
+// pool, past a thousand refused items; the selection must still be the plain greedy one
+// (here: the best allowed score, else the best score with the window relaxed).
+TEST(select, large_pool_with_a_dominant_category) {
+    std::mt19937_64 rng(23);
+    for (int round = 0; round < 6; ++round) {
+        const int n = 1200 + 400 * round;
+        const std::int64_t k = 60;
+        Request r;
+        r.d = 1;
+        std::uniform_real_distribution<float> score(0.0f, 1.0f);
+        for (int i = 0; i < n; ++i) r.add({1}, score(rng), 0);
+        std::vector<int> order(n);  // selection order: score desc, index asc
+        for (int i = 0; i < n; ++i) order[i] = i;
+        std::sort(order.begin(), order.end(), [&](int a, int b) { return r.prior[a] > r.prior[b] || (r.prior[a] == r.prior[b] && a < b); });
+        // The best-scored 90% share category 0; the rest have a category each.
+        for (int j = n * 9 / 10; j < n; ++j) r.category[order[j]] = 1 + j;
+        Policy p = ranker_test::prior_policy(k);
+        p.category_window = 8;
+        p.category_max = 1;
+
+        std::vector<std::int64_t> expected;
+        std::vector<bool> used(n, false);
+        for (std::int64_t t = 0; t < k; ++t) {
+            auto window_allows = [&](int i) {
+                for (std::int64_t s = std::max<std::int64_t>(0, t - p.category_window + 1); s < t; ++s)
+                    if (r.category[expected[s]] == r.category[i]) return false;
+                return true;
+            };
+            int pick = -1;
+            for (const int i : order)
+                if (!used[i] && window_allows(i)) {
+                    pick = i;
+                    break;
+                }
+            if (pick < 0)
+                for (const int i : order)
+                    if (!used[i]) {
+                        pick = i;
+                        break;
+                    }
+            used[pick] = true;
+            expected.push_back(pick);
+        }
+        CHECK(ranked(r, p, k) == expected);
+    }
+}
