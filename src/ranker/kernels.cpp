@@ -20,11 +20,7 @@ double dot_scalar(const float* a, const float* b, std::size_t d) {
     return s;
 }
 
-double norm2_scalar(const float* e, std::size_t d) {
-    double s = 0.0;
-    for (std::size_t j = 0; j < d; ++j) s += static_cast<double>(e[j]) * static_cast<double>(e[j]);
-    return s;
-}
+double norm2_scalar(const float* e, std::size_t d) { return dot_scalar(e, e, d); }
 
 // The oracle accumulates in double (the most accurate of the variants).
 double dot_fast_scalar(const float* u, const float* e, std::size_t d) { return dot_scalar(u, e, d); }
@@ -135,25 +131,8 @@ RANKER_AVX2 inline double dot4_avx2(const A* a, const B* b, std::size_t len) {
 // Products of two floats are exact in double, so FMA here rounds exactly like mul + add.
 RANKER_AVX2 double dot_avx2(const float* a, const float* b, std::size_t d) { return dot4_avx2(a, b, d); }
 
-RANKER_AVX2 double norm2_avx2(const float* e, std::size_t d) {
-    __m256d acc0 = _mm256_setzero_pd(), acc1 = _mm256_setzero_pd();
-    __m256d acc2 = _mm256_setzero_pd(), acc3 = _mm256_setzero_pd();
-    std::size_t j = 0;
-    for (; j + 16 <= d; j += 16) {
-        const __m256d x0 = widen(e + j), x1 = widen(e + j + 4), x2 = widen(e + j + 8), x3 = widen(e + j + 12);
-        acc0 = _mm256_fmadd_pd(x0, x0, acc0);
-        acc1 = _mm256_fmadd_pd(x1, x1, acc1);
-        acc2 = _mm256_fmadd_pd(x2, x2, acc2);
-        acc3 = _mm256_fmadd_pd(x3, x3, acc3);
-    }
-    for (; j + 4 <= d; j += 4) {
-        const __m256d x = widen(e + j);
-        acc0 = _mm256_fmadd_pd(x, x, acc0);
-    }
-    double s = hsum(_mm256_add_pd(_mm256_add_pd(acc0, acc1), _mm256_add_pd(acc2, acc3)));
-    for (; j < d; ++j) s += static_cast<double>(e[j]) * static_cast<double>(e[j]);
-    return s;
-}
+// The squared norm is the dot product of the row with itself, term for term.
+RANKER_AVX2 double norm2_avx2(const float* e, std::size_t d) { return dot4_avx2(e, e, d); }
 
 RANKER_AVX2 inline double dot_fast_avx2(const float* u, const float* e, std::size_t d) {
     __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
