@@ -107,6 +107,15 @@ std::vector<std::int64_t> eager_dpp(const Request& r, double alpha, std::int64_t
     return out;
 }
 
+// Appends `rows` random history embeddings to r; returns their rows, in order.
+std::vector<const float*> add_random_history(Request& r, std::mt19937_64& rng, int rows) {
+    std::normal_distribution<float> g;
+    for (std::int64_t j = 0; j < rows * r.d; ++j) r.history_embeddings.push_back(g(rng));
+    std::vector<const float*> out;
+    for (int q = 0; q < rows; ++q) out.push_back(r.history_embeddings.data() + q * r.d);
+    return out;
+}
+
 Policy diversity_policy(Method m, std::int64_t k) {
     Policy p = ranker_test::prior_policy(k);
     p.method = m;
@@ -219,10 +228,8 @@ TEST(mmr, lazy_equals_eager_on_random_inputs) {
         HistoryView h;
         const bool with_history = round % 2 == 1;
         if (with_history) {
-            std::normal_distribution<float> g;
-            for (std::int64_t j = 0; j < 3 * d; ++j) r.history_embeddings.push_back(g(rng));
+            history = add_random_history(r, rng, 3);
             h = r.history();
-            for (int q = 0; q < 3; ++q) history.push_back(r.history_embeddings.data() + q * d);
         }
         const RankOutput out = rank(r.candidates(), r.user(), p, k, with_history ? &h : nullptr);
         const std::vector<std::int64_t> eager = eager_mmr(r, p.mmr_lambda, k, history);
@@ -239,11 +246,8 @@ TEST(mmr, lazy_equals_eager_on_large_pools_with_history) {
         Request r = ranker_test::random_request(rng, n, d, round % 2 == 0);
         Policy p = diversity_policy(Method::kMmr, k);
         p.mmr_lambda = std::vector<double>{0.0, 0.1, 0.2, 0.5}[round];  // novelty first: deep scans
-        std::normal_distribution<float> g;
-        for (std::int64_t j = 0; j < 3 * d; ++j) r.history_embeddings.push_back(g(rng));
+        const std::vector<const float*> history = add_random_history(r, rng, 3);
         const HistoryView h = r.history();
-        std::vector<const float*> history;
-        for (int q = 0; q < 3; ++q) history.push_back(r.history_embeddings.data() + q * d);
         const RankOutput out = rank(r.candidates(), r.user(), p, k, &h);
         CHECK(out.indices == eager_mmr(r, p.mmr_lambda, k, history));
     }
