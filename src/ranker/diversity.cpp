@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <memory>
 
 namespace ranker {
 
@@ -20,6 +21,22 @@ MmrObjective::MmrObjective(double lambda, std::size_t d, const double* pool_scor
       compared_(static_cast<std::size_t>(pool_size), 0) {
     for (std::size_t row = static_cast<std::size_t>(pool_size); row < rows_.size(); ++row)
         placed_.add(rows_.row(row), rows_.inv_norm(row));
+    if (!placed_.empty()) compare_all_with_first_placed();
+}
+
+void MmrObjective::compare_all_with_first_placed() {
+    const std::size_t pool_size = max_cos_.size();
+    // Both written in full before they are read: no zero fill.
+    const std::unique_ptr<double[]> norm2(new double[pool_size]), dots(new double[pool_size]);
+    kern_.norm2_dot_rows(rows_.rows(), pool_size, placed_.row(0), d_, norm2.get(), dots.get());
+    rows_.set_norm2(norm2.get(), pool_size);
+    for (std::size_t l = 0; l < pool_size; ++l) {
+        const double inv = rows_.inv_norm(l);
+        double c = dots[l] * inv;  // mmr_cosines' float path
+        if (!float_products_safe(inv)) mmr_cosines(kern_, rows_.row(l), inv, placed_, 0, 1, d_, &c);
+        max_cos_[l] = c;
+        compared_[l] = 1;
+    }
 }
 
 void MmrObjective::refresh(std::int32_t l, double threshold) {
@@ -57,6 +74,7 @@ bool MmrObjective::on_selected(std::int32_t l) {
     const bool was_empty = placed_.empty();
     const std::size_t row = static_cast<std::size_t>(l);
     placed_.add(rows_.row(row), rows_.inv_norm(row));
+    if (was_empty) compare_all_with_first_placed();
     return was_empty;
 }
 

@@ -10,7 +10,8 @@
 // far) the item cannot win this slot, and the key it has is still an upper bound. The rest of
 // the catch-up waits until the item reaches the top again, which on clustered data is often
 // never: this cuts the number of similarity evaluations by 2 to 10 times against a full
-// catch-up. DPP is evaluated eagerly instead (kEager; see DppObjective for why). Either way each
+// catch-up. The one comparison every item needs, with the first member of P, is made for the
+// whole pool in one pass (see compare_all_with_first_placed). DPP is evaluated eagerly instead (kEager; see DppObjective for why). Either way each
 // item's state is updated with exactly the same operations, in the same order, as the textbook
 // eager loop, so the selection is identical to it (tests/cpp checks this).
 //
@@ -40,20 +41,26 @@ class NormalizedRows {
         : kern_(kern), d_(d), sources_(std::move(sources)), inv_norm_(sources_.size(), -1.0) {}
 
     const float* row(std::size_t r) const { return sources_[r]; }
+    const float* const* rows() const { return sources_.data(); }
     double inv_norm(std::size_t r) {
-        double inv = inv_norm_[r];
-        if (inv < 0.0) {  // not computed yet
-            const double norm = std::sqrt(kern_.norm2(sources_[r], d_));
-            inv = norm > 0.0 ? 1.0 / norm : 0.0;
-            inv_norm_[r] = inv;
-        }
-        return inv;
+        const double inv = inv_norm_[r];
+        if (inv >= 0.0) return inv;
+        return inv_norm_[r] = inverse_norm(kern_.norm2(sources_[r], d_));  // -1: not computed yet
+    }
+    // Records the squared norms (kern.norm2, computed by the caller) of rows 0 .. count - 1.
+    void set_norm2(const double* norm2, std::size_t count) {
+        for (std::size_t r = 0; r < count; ++r) inv_norm_[r] = inverse_norm(norm2[r]);
     }
     // out = e_r / |e_r| in double (the DPP basis is built from these).
     void unit_row(std::size_t r, double* out) { kern_.widen_scaled(sources_[r], inv_norm(r), out, d_); }
     std::size_t size() const { return sources_.size(); }
 
   private:
+    static double inverse_norm(double norm2) {
+        const double norm = std::sqrt(norm2);
+        return norm > 0.0 ? 1.0 / norm : 0.0;
+    }
+
     const KernelTable& kern_;
     std::size_t d_;
     std::vector<const float*> sources_;
@@ -84,12 +91,15 @@ class UnitRowBlock {
     std::vector<float> units_;
 };
 
+// Whether a row with inverse norm inv may be multiplied with unit rows in float lanes.
+inline bool float_products_safe(double inv) { return inv >= 0x1p-30 && inv <= 0x1p30; }
+
 // out[i] = cos(e, unit row q + i) for i < count; e has inverse norm inv (0 for a zero row).
 // The one expression every caller (and the test oracle) uses.
 inline void mmr_cosines(const KernelTable& kern, const float* e, double inv, const UnitRowBlock& units, std::size_t q,
                         std::size_t count, std::size_t d, double* out) {
     const float* rows = units.row(q);
-    if (inv >= 0x1p-30 && inv <= 0x1p30) {
+    if (float_products_safe(inv)) {
         kern.dot_block(e, rows, count, d, out);
     } else {
         for (std::size_t i = 0; i < count; ++i) out[i] = kern.dot(e, rows + i * d, d);
@@ -126,16 +136,9 @@ class MmrObjective {
     MmrObjective(double lambda, std::size_t d, const double* pool_scores, std::int32_t pool_size,
                  std::vector<const float*> rows, std::size_t placed_capacity);
 
-    // Exact gain when fresh, else an upper bound of it.
-    double key(std::int32_t l) const {
-        if (compared_[l] == 0 && !placed_.empty()) {
-            // Never compared: the max cosine is at least -1 (float rounding can dip below by
-            // ~1e-6), so this bounds the gain from above. lambda <= 1 (validated), so the bound
-            // is monotone.
-            return lambda_ * scores_[l] - (1.0 - lambda_) * (-1.0 - 1e-3);
-        }
-        return gain(l);
-    }
+    // Exact gain when fresh, else an upper bound of it: the gain against a prefix of P (every
+    // item is compared with P's first member as soon as P has one).
+    double key(std::int32_t l) const { return gain(l); }
     bool fresh(std::int32_t l) const { return compared_[l] == static_cast<std::int32_t>(placed_.size()); }
     // Compares with the placed items not seen yet, stopping once the gain is below threshold.
     void refresh(std::int32_t l, double threshold);
@@ -152,6 +155,12 @@ class MmrObjective {
     }
 
   private:
+    // Compares every pool item with P's first member, in one pass over the rows. A lazy first
+    // comparison would cost a queue visit per item: while an item has no cosine its only bound
+    // is the gain at cosine -1, about 2 (1 - lambda) too high, so nearly every item near the
+    // top would be visited, and most of them only to fall below the slot's winner.
+    void compare_all_with_first_placed();
+
     double lambda_;
     const double* scores_;
     const KernelTable& kern_;

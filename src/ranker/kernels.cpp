@@ -82,6 +82,14 @@ void dot_block_scalar(const float* u, const float* rows, std::size_t count, std:
     for (std::size_t i = 0; i < count; ++i) out[i] = dot_scalar(u, rows + i * d, d);
 }
 
+void norm2_dot_rows_scalar(const float* const* rows, std::size_t count, const float* u, std::size_t d,
+                           double* norm2_out, double* dot_out) {
+    for (std::size_t i = 0; i < count; ++i) {
+        norm2_out[i] = norm2_scalar(rows[i], d);
+        dot_block_scalar(rows[i], u, 1, d, dot_out + i);
+    }
+}
+
 void widen_scaled_scalar(const float* e, double scale, double* out, std::size_t d) {
     for (std::size_t j = 0; j < d; ++j) out[j] = static_cast<double>(e[j]) * scale;
 }
@@ -89,7 +97,7 @@ void widen_scaled_scalar(const float* e, double scale, double* out, std::size_t 
 const KernelTable kScalar{dot_scalar,           norm2_scalar,        dot_fast_scalar,
                           all_finite_scalar,    dot_fast_rows_scalar, dot_f64_scalar,
                           dot_mixed_scalar,     dot_mixed_rows_scalar, dot_mixed_basis_scalar,
-                          dot_block_scalar,
+                          dot_block_scalar,     norm2_dot_rows_scalar,
                           widen_scaled_scalar,
                           axpy_f64_scalar,
                           "scalar"};
@@ -291,6 +299,41 @@ RANKER_AVX2 void dot_block_avx2(const float* u, const float* rows, std::size_t c
     for (; i < count; ++i) out[i] = block_row(u, rows + i * d, d);
 }
 
+// dot4_avx2(e, e, d) and block_row(e, u, d) in one loop over e, each chunk of e loaded once for
+// both (the same accumulators and final sums, so both are bit-identical to them); d % 16 == 0.
+RANKER_AVX2 inline void norm2_and_block_row(const float* e, const float* u, std::size_t d, double* norm2,
+                                            double* dot) {
+    __m256d n0 = _mm256_setzero_pd(), n1 = _mm256_setzero_pd(), n2 = _mm256_setzero_pd(), n3 = _mm256_setzero_pd();
+    __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
+    for (std::size_t j = 0; j < d; j += 16) {
+        const __m256 x0 = _mm256_loadu_ps(e + j), x1 = _mm256_loadu_ps(e + j + 8);
+        a0 = _mm256_fmadd_ps(x0, _mm256_loadu_ps(u + j), a0);
+        a1 = _mm256_fmadd_ps(x1, _mm256_loadu_ps(u + j + 8), a1);
+        const __m256d w0 = _mm256_cvtps_pd(_mm256_castps256_ps128(x0));
+        const __m256d w1 = _mm256_cvtps_pd(_mm256_extractf128_ps(x0, 1));
+        const __m256d w2 = _mm256_cvtps_pd(_mm256_castps256_ps128(x1));
+        const __m256d w3 = _mm256_cvtps_pd(_mm256_extractf128_ps(x1, 1));
+        n0 = _mm256_fmadd_pd(w0, w0, n0);
+        n1 = _mm256_fmadd_pd(w1, w1, n1);
+        n2 = _mm256_fmadd_pd(w2, w2, n2);
+        n3 = _mm256_fmadd_pd(w3, w3, n3);
+    }
+    *norm2 = hsum(_mm256_add_pd(_mm256_add_pd(n0, n1), _mm256_add_pd(n2, n3)));
+    *dot = block_row_sum(a0, a1, e, u, d, d);
+}
+
+RANKER_AVX2 void norm2_dot_rows_avx2(const float* const* rows, std::size_t count, const float* u, std::size_t d,
+                                     double* norm2_out, double* dot_out) {
+    if (d % 16 == 0) {
+        for (std::size_t i = 0; i < count; ++i) norm2_and_block_row(rows[i], u, d, norm2_out + i, dot_out + i);
+        return;
+    }
+    for (std::size_t i = 0; i < count; ++i) {
+        norm2_out[i] = dot4_avx2(rows[i], rows[i], d);
+        dot_out[i] = block_row(rows[i], u, d);
+    }
+}
+
 // mul + add, not FMA: the same rounding as the scalar variant (the build uses -ffp-contract=off).
 RANKER_AVX2 void axpy_f64_avx2(double a, const double* x, double* y, std::size_t len) {
     const __m256d va = _mm256_set1_pd(a);
@@ -310,7 +353,7 @@ RANKER_AVX2 void widen_scaled_avx2(const float* e, double scale, double* out, st
 const KernelTable kAvx2{dot_avx2,           norm2_avx2,        dot_fast_avx2,
                         all_finite_avx2,    dot_fast_rows_avx2, dot_f64_avx2,
                         dot_mixed_avx2,     dot_mixed_rows_avx2, dot_mixed_basis_avx2,
-                        dot_block_avx2,
+                        dot_block_avx2,     norm2_dot_rows_avx2,
                         widen_scaled_avx2,
                         axpy_f64_avx2,
                         "avx2"};

@@ -44,6 +44,11 @@ struct KernelTable {
     // Float products: callers keep u and the rows in a range where they neither overflow nor
     // underflow (unit rows, see diversity.h).
     void (*dot_block)(const float* u, const float* rows, std::size_t count, std::size_t d, double* out);
+    // For i < count: norm2_out[i] = norm2(rows[i], d) and dot_out[i] = dot_block(rows[i], u, 1, d),
+    // bit for bit: MMR's first comparison of every pool item (with the first member of P, u),
+    // one pass over the rows.
+    void (*norm2_dot_rows)(const float* const* rows, std::size_t count, const float* u, std::size_t d,
+                           double* norm2_out, double* dot_out);
     // out[j] = double(e[j]) * scale (unit rows for cosines).
     void (*widen_scaled)(const float* e, double scale, double* out, std::size_t d);
     // y[j] += a * x[j] (Gram-Schmidt steps of the DPP basis).

@@ -171,3 +171,35 @@ TEST(kernels, dot_mixed_basis_matches_dot_mixed_bit_for_bit) {
         }
     }
 }
+
+// MMR's first comparison of every pool item relies on it: norm2_dot_rows gives norm2 and
+// dot_block (one row) bit for bit, on and off the 16 grid of its one-pass path.
+TEST(kernels, norm2_dot_rows_matches_norm2_and_dot_block_bit_for_bit) {
+    std::mt19937_64 rng(19);
+    std::normal_distribution<float> g;
+    for (const KernelTable* k : {&scalar_kernels(), avx2_kernels()}) {
+        if (k == nullptr) continue;
+        for (std::size_t d : {1, 7, 8, 16, 17, 24, 32, 64, 100, 128}) {
+            for (std::size_t count : {0, 1, 2, 5}) {
+                std::vector<float> u(d);
+                for (float& x : u) x = g(rng);
+                std::vector<std::vector<float>> storage(count, std::vector<float>(d));
+                std::vector<const float*> rows;
+                for (auto& row : storage) {
+                    for (float& x : row) x = g(rng);
+                    rows.push_back(row.data());
+                }
+                std::vector<double> norm2(count + 1, -7.0), dots(count + 1, -7.0);
+                k->norm2_dot_rows(rows.data(), count, u.data(), d, norm2.data(), dots.data());
+                for (std::size_t i = 0; i < count; ++i) {
+                    CHECK(norm2[i] == k->norm2(rows[i], d));
+                    double alone = 0.0;
+                    k->dot_block(rows[i], u.data(), 1, d, &alone);
+                    CHECK(dots[i] == alone);
+                }
+                CHECK(norm2[count] == -7.0);  // nothing written past count
+                CHECK(dots[count] == -7.0);
+            }
+        }
+    }
+}
