@@ -21,19 +21,64 @@ MmrObjective::MmrObjective(double lambda, std::size_t d, const double* pool_scor
       compared_(static_cast<std::size_t>(pool_size), 0) {
     for (std::size_t row = static_cast<std::size_t>(pool_size); row < rows_.size(); ++row)
         placed_.add(rows_.row(row), rows_.inv_norm(row));
-    if (!placed_.empty()) compare_all_with_first_placed();
 }
 
-void MmrObjective::compare_all_with_first_placed() {
-    const std::size_t pool_size = max_cos_.size();
-    // Both written in full before they are read: no zero fill.
-    const std::unique_ptr<double[]> norm2(new double[pool_size]), dots(new double[pool_size]);
-    kern_.norm2_dot_rows(rows_.rows(), pool_size, placed_.row(0), d_, norm2.get(), dots.get());
-    rows_.set_norm2(norm2.get(), pool_size);
-    for (std::size_t l = 0; l < pool_size; ++l) {
-        const double inv = rows_.inv_norm(l);
-        double c = dots[l] * inv;  // mmr_cosines' float path
-        if (!float_products_safe(inv)) mmr_cosines(kern_, rows_.row(l), inv, placed_, 0, 1, d_, &c);
+void MmrObjective::stage(std::vector<HeapEntry>& entries) {
+    if (placed_.empty() || entries.empty()) return;
+    RANKER_INVARIANT(!has_staged(), "items are staged once, when P gets its first member");
+    // Buckets of width (1 - lambda) / 8 below the largest bound (a sixteenth of the penalty's
+    // range), the last one open-ended: fine enough that a release primes few items the queue
+    // would not have reached, coarse enough that it primes many at a time.
+    constexpr std::size_t kBuckets = 64;  // < kNotStaged
+    double top = -std::numeric_limits<double>::infinity();
+    for (const HeapEntry& e : entries) top = std::max(top, never_compared_bound(e.local));
+    const double width = (1.0 - lambda_) / 8.0;
+    auto bucket_of = [&](std::int32_t l) -> std::size_t {
+        const double steps = (top - never_compared_bound(l)) / width;  // >= 0; NaN or inf when width is 0
+        return steps < static_cast<double>(kBuckets - 1) ? static_cast<std::size_t>(steps) : (steps >= 0.0 ? kBuckets - 1 : 0);
+    };
+    // Counting sort by bucket; the bound of a bucket is its largest key (the bucket index only
+    // falls as the key falls, so the bounds fall bucket after bucket). Each bucket lists its
+    // items in ascending local order, so a release reads their rows in memory order.
+    constexpr std::uint8_t kNotStaged = 0xff;
+    std::vector<std::uint8_t> bucket_by_local(max_cos_.size(), kNotStaged);
+    std::size_t count[kBuckets] = {};
+    double bound[kBuckets];
+    std::fill(bound, bound + kBuckets, -std::numeric_limits<double>::infinity());
+    for (const HeapEntry& e : entries) {
+        const std::size_t b = bucket_of(e.local);
+        bucket_by_local[static_cast<std::size_t>(e.local)] = static_cast<std::uint8_t>(b);
+        ++count[b];
+        bound[b] = std::max(bound[b], never_compared_bound(e.local));
+    }
+    std::size_t start[kBuckets];
+    std::size_t at = 0;
+    for (std::size_t b = 0; b < kBuckets; ++b) {
+        start[b] = at;
+        at += count[b];
+        if (count[b] > 0) {  // empty buckets are left out
+            bucket_end_.push_back(at);
+            bucket_bound_.push_back(bound[b]);
+        }
+    }
+    staged_.resize(entries.size());
+    for (std::size_t l = 0; l < bucket_by_local.size(); ++l)
+        if (bucket_by_local[l] != kNotStaged) staged_[start[bucket_by_local[l]]++] = static_cast<std::int32_t>(l);
+    entries.clear();
+    next_bucket_ = 0;
+    scratch_rows_.resize(staged_.size());
+    scratch_norm2_.resize(staged_.size());
+    scratch_dots_.resize(staged_.size());
+}
+
+void MmrObjective::compare_with_first_placed(const std::int32_t* locals, std::size_t count) {
+    for (std::size_t i = 0; i < count; ++i) scratch_rows_[i] = rows_.row(static_cast<std::size_t>(locals[i]));
+    kern_.norm2_dot_rows(scratch_rows_.data(), count, placed_.row(0), d_, scratch_norm2_.data(), scratch_dots_.data());
+    for (std::size_t i = 0; i < count; ++i) {
+        const std::int32_t l = locals[i];
+        const double inv = rows_.set_norm2(static_cast<std::size_t>(l), scratch_norm2_[i]);
+        double c = scratch_dots_[i] * inv;  // mmr_cosines' float path
+        if (!float_products_safe(inv)) mmr_cosines(kern_, rows_.row(static_cast<std::size_t>(l)), inv, placed_, 0, 1, d_, &c);
         max_cos_[l] = c;
         compared_[l] = 1;
     }
@@ -74,7 +119,6 @@ bool MmrObjective::on_selected(std::int32_t l) {
     const bool was_empty = placed_.empty();
     const std::size_t row = static_cast<std::size_t>(l);
     placed_.add(rows_.row(row), rows_.inv_norm(row));
-    if (was_empty) compare_all_with_first_placed();
     return was_empty;
 }
 

@@ -10,8 +10,8 @@
 // far) the item cannot win this slot, and the key it has is still an upper bound. The rest of
 // the catch-up waits until the item reaches the top again, which on clustered data is often
 // never: this cuts the number of similarity evaluations by 2 to 10 times against a full
-// catch-up. The one comparison every item needs, with the first member of P, is made for the
-// whole pool in one pass (see compare_all_with_first_placed). DPP is evaluated eagerly instead (kEager; see DppObjective for why). Either way each
+// catch-up. An item's first comparison, with the first member of P, is made in bulk instead
+// (see "Staging" in MmrObjective). DPP is evaluated eagerly instead (kEager; see DppObjective for why). Either way each
 // item's state is updated with exactly the same operations, in the same order, as the textbook
 // eager loop, so the selection is identical to it (tests/cpp checks this).
 //
@@ -25,6 +25,7 @@
 #include <memory>
 #include <vector>
 
+#include "ranker/item_heap.h"
 #include "ranker/kernels.h"
 #include "ranker/types.h"
 
@@ -47,10 +48,9 @@ class NormalizedRows {
         if (inv >= 0.0) return inv;
         return inv_norm_[r] = inverse_norm(kern_.norm2(sources_[r], d_));  // -1: not computed yet
     }
-    // Records the squared norms (kern.norm2, computed by the caller) of rows 0 .. count - 1.
-    void set_norm2(const double* norm2, std::size_t count) {
-        for (std::size_t r = 0; r < count; ++r) inv_norm_[r] = inverse_norm(norm2[r]);
-    }
+    // Records row r's squared norm (kern.norm2 of it, computed by the caller); returns the
+    // inverse norm.
+    double set_norm2(std::size_t r, double norm2) { return inv_norm_[r] = inverse_norm(norm2); }
     // out = e_r / |e_r| in double (the DPP basis is built from these).
     void unit_row(std::size_t r, double* out) { kern_.widen_scaled(sources_[r], inv_norm(r), out, d_); }
     std::size_t size() const { return sources_.size(); }
@@ -111,6 +111,7 @@ inline void mmr_cosines(const KernelTable& kern, const float* e, double inv, con
 class ScoreObjective {
   public:
     static constexpr bool kEager = false;
+    static constexpr bool kStaged = false;
 
     explicit ScoreObjective(const double* pool_scores) : scores_(pool_scores) {}
     double key(std::int32_t l) const { return scores_[l]; }
@@ -136,9 +137,12 @@ class MmrObjective {
     MmrObjective(double lambda, std::size_t d, const double* pool_scores, std::int32_t pool_size,
                  std::vector<const float*> rows, std::size_t placed_capacity);
 
-    // Exact gain when fresh, else an upper bound of it: the gain against a prefix of P (every
-    // item is compared with P's first member as soon as P has one).
-    double key(std::int32_t l) const { return gain(l); }
+    // Exact gain when fresh, else an upper bound of it: the gain against a prefix of P, or for
+    // an item not compared with anything yet (P non-empty), the gain at cosine -1.
+    double key(std::int32_t l) const {
+        if (compared_[l] == 0 && !placed_.empty()) return never_compared_bound(l);
+        return gain(l);
+    }
     bool fresh(std::int32_t l) const { return compared_[l] == static_cast<std::int32_t>(placed_.size()); }
     // Compares with the placed items not seen yet, stopping once the gain is below threshold.
     void refresh(std::int32_t l, double threshold);
@@ -154,12 +158,35 @@ class MmrObjective {
         return lambda_ * scores_[l] - (1.0 - lambda_) * max_cos_[l];
     }
 
+    // Staging. An item with no cosine yet has only never_compared_bound as its key, about
+    // 2 (1 - lambda) above its real gain, so the queue would visit nearly every item near the
+    // top once, only to see it fall below the slot's winner (617 of 752 refreshes per feed-1k
+    // request did just that). Once P has a member, the slot loop hands the queue's items to
+    // stage() instead; they wait here in buckets of descending key bound, and a whole bucket
+    // is compared with P's first member in one pass (norm2_dot_rows) when the queue could
+    // reach its bound. The items far below every slot's winner are never touched.
+    static constexpr bool kStaged = true;
+    // Takes every entry of `entries` (none while P is empty) and clears it.
+    void stage(std::vector<HeapEntry>& entries);
+    bool has_staged() const { return next_bucket_ < bucket_end_.size(); }
+    // The largest key of a staged item: the bound of the next bucket.
+    double staged_bound() const { return bucket_bound_[next_bucket_]; }
+    // Compares the next bucket's items with P's first member and hands each to push() with
+    // its key.
+    template <class Push>
+    void release_staged(Push&& push) {
+        const std::size_t begin = next_bucket_ == 0 ? 0 : bucket_end_[next_bucket_ - 1];
+        const std::size_t end = bucket_end_[next_bucket_++];
+        compare_with_first_placed(staged_.data() + begin, end - begin);
+        for (std::size_t i = begin; i < end; ++i) push(HeapEntry{gain(staged_[i]), staged_[i]});
+    }
+
   private:
-    // Compares every pool item with P's first member, in one pass over the rows. A lazy first
-    // comparison would cost a queue visit per item: while an item has no cosine its only bound
-    // is the gain at cosine -1, about 2 (1 - lambda) too high, so nearly every item near the
-    // top would be visited, and most of them only to fall below the slot's winner.
-    void compare_all_with_first_placed();
+    // The gain at the lowest cosine float rounding can give (-1 less ~1e-6): an upper bound of
+    // the gain, monotone in the score (lambda <= 1, validated).
+    double never_compared_bound(std::int32_t l) const { return lambda_ * scores_[l] - (1.0 - lambda_) * (-1.0 - 1e-3); }
+    // The items' first comparison, with P's first member, in one pass over their rows.
+    void compare_with_first_placed(const std::int32_t* locals, std::size_t count);
 
     double lambda_;
     const double* scores_;
@@ -169,6 +196,12 @@ class MmrObjective {
     UnitRowBlock placed_;                 // P, in placement order
     std::vector<double> max_cos_;         // max cosine against placed_[0 .. compared_)
     std::vector<std::int32_t> compared_;  // how many of placed_ each item has been compared with
+    std::vector<std::int32_t> staged_;    // staged items, bucket after bucket
+    std::vector<std::size_t> bucket_end_;  // bucket b is staged_[bucket_end_[b - 1] .. bucket_end_[b])
+    std::vector<double> bucket_bound_;     // the largest key in bucket b
+    std::size_t next_bucket_ = 0;          // buckets before it are released
+    std::vector<const float*> scratch_rows_;  // compare_with_first_placed's gathered rows and results
+    std::vector<double> scratch_norm2_, scratch_dots_;
 };
 
 // One Gram-Schmidt step, shared by DppObjective and the eager test oracle: out = the part of
@@ -201,6 +234,7 @@ void orthonormal_complement(const KernelTable& kern, const double* q, std::size_
 class DppObjective {
   public:
     static constexpr bool kEager = true;
+    static constexpr bool kStaged = false;
 
     // rows: the pool's embedding rows, then the placed pins' rows (pin_scores, slot order);
     // pins enter the basis first, skipped when d2 <= EPS. basis_capacity: most items that can

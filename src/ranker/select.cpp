@@ -181,6 +181,7 @@ void run_slots(SlotState& st, Objective& obj, SelectionResult& out) {
         std::vector<HeapEntry>& initial = heap.entries();
         initial.resize(static_cast<std::size_t>(pool_size));
         for (std::int32_t l = 0; l < pool_size; ++l) initial[static_cast<std::size_t>(l)] = {obj.key(l), l};
+        if constexpr (Objective::kStaged) obj.stage(initial);  // see release_staged below
         heap.rebuild();
     }
     // Items that were not allowed at an earlier slot, best first. Their keys cannot change
@@ -229,7 +230,21 @@ void run_slots(SlotState& st, Objective& obj, SelectionResult& out) {
         revisit.clear();
         std::size_t pos = 0;
         HeapEntry best{-std::numeric_limits<double>::infinity(), -1};
+        // Staged items (an objective's items held out of the queue) join the heap a bucket at a
+        // time, as soon as their bound ranks at or above both the next item to visit and best.
+        auto release_staged = [&]() {
+            if constexpr (Objective::kStaged) {
+                while (obj.has_staged()) {
+                    const HeapEntry bound{obj.staged_bound(), -1};  // local -1: ahead of any tie
+                    if (best.local >= 0 && ranks_below(bound, best)) return;
+                    if (!heap.empty() && ranks_below(bound, heap.top())) return;
+                    if (pos < aside.size() && ranks_below(bound, aside[pos])) return;
+                    obj.release_staged([&](const HeapEntry& e) { heap.push(e); });
+                }
+            }
+        };
         for (;;) {
+            release_staged();
             const bool from_aside = pos < aside.size() && (heap.empty() || !ranks_below(aside[pos], heap.top()));
             if (!from_aside && heap.empty()) break;
             const HeapEntry& top = from_aside ? aside[pos] : heap.top();
@@ -366,7 +381,10 @@ void run_slots(SlotState& st, Objective& obj, SelectionResult& out) {
         }
         if (key_slot && (f & kFlagFeatured)) ++st.featured_in_key;
         if (st.share_rule) st.count_share(st.c.category[cand]);
-        if (obj.on_selected(chosen)) rekey_all();
+        if (obj.on_selected(chosen)) {
+            if constexpr (Objective::kStaged) obj.stage(heap.entries());
+            rekey_all();
+        }
     }
     for (std::size_t q = next_pin; q < st.placed.size(); ++q) out.pin_status[st.placed[q].policy_index] = kPinUnreached;
 }

@@ -253,6 +253,30 @@ TEST(mmr, lazy_equals_eager_on_large_pools_with_history) {
     }
 }
 
+// Staged items join the queue a bucket at a time, when the bucket's bound (its largest key at
+// cosine -1) reaches the best gain found. Here the winner of slot 1 is staged below an item it
+// barely beats: lambda 0.5, after item 0 is placed,
+//  - item 1 (score 2, cosine 0.01 with item 0) has gain 0.995, bound 1.5005 (bucket 0);
+//  - item 2 (score 1, cosine -1) has gain exactly 1.0 = its bound less 0.0005 (bucket 8, of
+//    width 0.0625), shared with items 3..7 (cosine -1, gains 0.975 .. 0.985).
+// A bucket bound 0.01 too low, or one that is not the largest key of its bucket, leaves item 2
+// out of slot 1.
+TEST(mmr, a_staged_bucket_joins_when_its_bound_reaches_the_best) {
+    Request r;
+    r.d = 3;
+    r.add({1.0f, 0.0f, 0.0f}, 3.0f);                      // 0: slot 0 (gain 1.5 with P empty)
+    r.add({0.01f, std::sqrt(1.0f - 1e-4f), 0.0f}, 2.0f);  // 1
+    r.add({-1.0f, 0.0f, 0.0f}, 1.0f);                     // 2
+    for (int i = 0; i < 5; ++i) r.add({-2.0f, 0.0f, 0.0f}, 0.95f + 0.005f * static_cast<float>(i));  // 3..7
+    Policy p = diversity_policy(Method::kMmr, 3);
+    p.mmr_lambda = 0.5;
+    validate_policy(p);
+    const RankOutput out = rank(r.candidates(), r.user(), p, 3, nullptr);
+    // Slot 2: P holds -e1, so items 3..7 have cosine 1 and item 1 (0.995) wins.
+    CHECK((out.indices == std::vector<std::int64_t>{0, 2, 1}));
+    CHECK(out.indices == eager_mmr(r, p.mmr_lambda, 3, {}));
+}
+
 TEST(dpp, lazy_equals_eager_on_random_inputs) {
     std::mt19937_64 rng(12);
     for (int round = 0; round < 60; ++round) {
