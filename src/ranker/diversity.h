@@ -42,7 +42,6 @@ class NormalizedRows {
         : kern_(kern), d_(d), sources_(std::move(sources)), inv_norm_(sources_.size(), -1.0) {}
 
     const float* row(std::size_t r) const { return sources_[r]; }
-    const float* const* rows() const { return sources_.data(); }
     double inv_norm(std::size_t r) {
         const double inv = inv_norm_[r];
         if (inv >= 0.0) return inv;
