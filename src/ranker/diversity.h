@@ -10,10 +10,11 @@
 // far) the item cannot win this slot, and the key it has is still an upper bound. The rest of
 // the catch-up waits until the item reaches the top again, which on clustered data is often
 // never: this cuts the number of similarity evaluations by 2 to 10 times against a full
-// catch-up. An item's first comparison, with the first member of P, is made in bulk instead
-// (see "Staging" in MmrObjective). DPP is evaluated eagerly instead (kEager; see DppObjective for why). Either way each
-// item's state is updated with exactly the same operations, in the same order, as the textbook
-// eager loop, so the selection is identical to it (tests/cpp checks this).
+// catch-up. An item's first comparison, with the first member of P, is made in bulk (see
+// "Staging" in MmrObjective). DPP is evaluated eagerly instead (kEager; see DppObjective for
+// why). Either way each item's state is updated with exactly the same operations, in the same
+// order, as the textbook eager loop, so the selection is identical to it (tests/cpp checks
+// this).
 //
 // Items are "locals": pool items are 0..pool_size-1 in ascending candidate index (so comparing
 // locals breaks ties like comparing candidate indices).

@@ -329,7 +329,7 @@ RANKER_AVX2 void norm2_dot_rows_avx2(const float* const* rows, std::size_t count
         return;
     }
     for (std::size_t i = 0; i < count; ++i) {
-        norm2_out[i] = dot4_avx2(rows[i], rows[i], d);
+        norm2_out[i] = norm2_avx2(rows[i], d);
         dot_out[i] = block_row(rows[i], u, d);
     }
 }
