@@ -30,11 +30,15 @@ void MmrObjective::stage(std::vector<HeapEntry>& entries) {
     // range), the last one open-ended: fine enough that a release primes few items the queue
     // would not have reached, coarse enough that it primes many at a time.
     constexpr std::size_t kBuckets = 64;  // < kNotStaged
+    // Each item's bound, computed once, replaces its key: `entries` is consumed here.
     double top = -std::numeric_limits<double>::infinity();
-    for (const HeapEntry& e : entries) top = std::max(top, never_compared_bound(e.local));
-    const double width = (1.0 - lambda_) / 8.0;
-    auto bucket_of = [&](std::int32_t l) -> std::size_t {
-        const double steps = (top - never_compared_bound(l)) / width;  // >= 0; NaN or inf when width is 0
+    for (HeapEntry& e : entries) {
+        e.key = never_compared_bound(e.local);
+        top = std::max(top, e.key);
+    }
+    const double buckets_per_unit = 8.0 / (1.0 - lambda_);  // inf when lambda is 1
+    auto bucket_of = [&](double bound) -> std::size_t {
+        const double steps = (top - bound) * buckets_per_unit;  // >= 0; NaN or inf when lambda is 1
         return steps < static_cast<double>(kBuckets - 1) ? static_cast<std::size_t>(steps) : (steps >= 0.0 ? kBuckets - 1 : 0);
     };
     // Counting sort by bucket; the bound of a bucket is its largest key (the bucket index only
@@ -46,10 +50,10 @@ void MmrObjective::stage(std::vector<HeapEntry>& entries) {
     double bound[kBuckets];
     std::fill(bound, bound + kBuckets, -std::numeric_limits<double>::infinity());
     for (const HeapEntry& e : entries) {
-        const std::size_t b = bucket_of(e.local);
+        const std::size_t b = bucket_of(e.key);
         bucket_by_local[static_cast<std::size_t>(e.local)] = static_cast<std::uint8_t>(b);
         ++count[b];
-        bound[b] = std::max(bound[b], never_compared_bound(e.local));
+        bound[b] = std::max(bound[b], e.key);
     }
     std::size_t start[kBuckets];
     std::size_t at = 0;
