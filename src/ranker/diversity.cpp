@@ -142,68 +142,131 @@ void orthonormal_complement(const KernelTable& kern, const double* q, std::size_
     for (std::size_t j = 0; j < d; ++j) out[j] *= inv;
 }
 
+namespace {
+
+// The screening bound (see DppObjective). With u = 2^-24, a float dot product of length d
+// summed in any order with at most d roundings per term (the kernels round far fewer) is within
+// gamma = d u / (1 - d u) of sum |x_j y_j|; rounding the unit basis row to float adds u, and
+// the double arithmetic of the exact value a few 2^-53. So |a_float - a_exact| <= eta, the
+// (d + 2) u term with 2% to spare for the double rounding of the bounds themselves. Each step
+// then moves F and d2 apart by at most r2 (eta (2 |a_float| + eta)) plus the rounding of the two
+// subtractions, which kStepSlack (relative to r2, 16 double ulps) covers.
+constexpr double kFloatUnit = 0x1p-24;
+constexpr double kStepSlack = 0x1p-49;
+
+}  // namespace
+
 DppObjective::DppObjective(double alpha, std::size_t d, const double* pool_scores, std::int32_t pool_size,
                            std::vector<const float*> rows, const std::vector<double>& pin_scores,
                            std::int64_t basis_capacity)
     : scores_(pool_scores), kern_(active_kernels()), d_(d), rows_(kern_, d, std::move(rows)) {
     const std::size_t total = rows_.size();
     RANKER_INVARIANT(total == static_cast<std::size_t>(pool_size) + pin_scores.size(), "one row per pool item and pin");
+    const double m = static_cast<double>(d + 2) * kFloatUnit;
+    screen_ = m < 0x1p-8;  // d below ~65,000: beyond that every row is kept exact
+    eta_ = 1.02 * m / (1.0 - m);
     double s_max = -std::numeric_limits<double>::infinity();
     for (std::int32_t l = 0; l < pool_size; ++l) s_max = std::max(s_max, pool_scores[l]);
     for (double s : pin_scores) s_max = std::max(s_max, s);
     r2_.resize(total);
-    d2_.resize(total);
+    exact_d2_.resize(total);
+    exact_count_.assign(total, 0);
+    upper_.resize(total);
+    lower_.resize(total);
     for (std::size_t row = 0; row < total; ++row) {
         const double s = row < static_cast<std::size_t>(pool_size) ? pool_scores[row] : pin_scores[row - pool_size];
         const double r = std::exp(alpha * (s - s_max));
         r2_[row] = r * r;
-        d2_[row] = r2_[row];  // L_ii = r_i^2
+        exact_d2_[row] = r2_[row];  // L_ii = r_i^2
+        upper_[row] = lower_[row] = r2_[row];
     }
     dormant_.resize(static_cast<std::size_t>(pool_size));
     for (std::int32_t l = 0; l < pool_size; ++l) dormant_[static_cast<std::size_t>(l)] = l;
     std::sort(dormant_.begin(), dormant_.end(), [this](std::int32_t a, std::int32_t b) { return r2_[a] > r2_[b]; });
     active_.reserve(static_cast<std::size_t>(pool_size));
+    live_slot_.assign(total, -1);
     unit_.resize(d_);
     capacity_ = static_cast<std::size_t>(std::max<std::int64_t>(0, std::min<std::int64_t>(basis_capacity, total)));
     basis_.reset(new double[std::max<std::size_t>(1, capacity_ * d_)]);
+    column_stride_ = (capacity_ + 7) / 8 * 8;
+    basis_columns_.reset(new float[std::max<std::size_t>(1, column_stride_ * d_)]());  // padding reads 0
+    q_float_.resize(d_);
     catch_up_dots_.resize(capacity_);
     // Placed pins enter the basis first, in slot order; each folds in the pins before it.
     for (std::size_t q = 0; q < pin_scores.size(); ++q) {
         const std::int32_t row = static_cast<std::int32_t>(pool_size + q);
-        catch_up(row);
-        if (d2_[row] > kDppEps) add_to_basis(row);
+        if (certify(row) > kDppEps) add_to_basis(row);
     }
 }
 
-// The same operations, in the same order, as the updates of add_to_basis: a row caught up
-// late has exactly the d2 it would have had if it had been live all along.
-// All projections come from one dot_mixed_basis call; the few computed past the point where
-// d2 reaches EPS are not applied.
-void DppObjective::catch_up(std::int32_t row) {
-    const float* e = rows_.row(static_cast<std::size_t>(row));
-    const double inv = rows_.inv_norm(static_cast<std::size_t>(row));
-    const double r2 = r2_[row];
-    double d2 = d2_[row];
+// The same operations, in the same order, as the textbook eager loop, from the last exact
+// value on: a row certified late has exactly the d2 it would have had if it had been updated at
+// every step. All projections come from one dot_mixed_basis call; the few computed past the
+// point where d2 reaches EPS are not applied.
+double DppObjective::certify(std::int32_t r) {
+    const std::size_t row = static_cast<std::size_t>(r);
+    const std::size_t from = static_cast<std::size_t>(exact_count_[row]);
     const std::size_t count = static_cast<std::size_t>(basis_size_);
-    kern_.dot_mixed_basis(basis_.get(), count, e, d_, catch_up_dots_.data());
-    for (std::size_t b = 0; b < count && d2 > kDppEps; ++b) {
-        const double a = catch_up_dots_[b] * inv;
-        d2 = d2 - r2 * (a * a);
+    double d2 = exact_d2_[row];
+    if (from < count) {
+        const double inv = rows_.inv_norm(row);
+        const double r2 = r2_[row];
+        kern_.dot_mixed_basis(basis_.get() + from * d_, count - from, rows_.row(row), d_, catch_up_dots_.data());
+        for (std::size_t b = 0; b < count - from && d2 > kDppEps; ++b) {
+            const double a = catch_up_dots_[b] * inv;
+            d2 = d2 - r2 * (a * a);
+        }
+        exact_d2_[row] = d2;
+        exact_count_[row] = basis_size_;
     }
-    d2_[row] = d2;
+    set_bounds(r, d2, 0.0);
+    const std::int32_t at = live_slot_[row];
+    if (at >= 0) {
+        live_approx_[static_cast<std::size_t>(at)] = d2;
+        live_error_[static_cast<std::size_t>(at)] = 0.0;
+    }
+    return d2;
 }
 
 std::int32_t DppObjective::activate_next() {
     const std::int32_t l = dormant_[next_dormant_++];
-    catch_up(l);
+    const std::size_t row = static_cast<std::size_t>(l);
     active_.push_back(l);
-    if (d2_[l] > kDppEps) {
-        live_.push_back(l);
-        live_rows_.push_back(rows_.row(static_cast<std::size_t>(l)));
-        live_inv_norm_.push_back(rows_.inv_norm(static_cast<std::size_t>(l)));
-        live_r2_.push_back(r2_[l]);
-        live_d2_.push_back(d2_[l]);
+    if (!screened(row)) {
+        if (certify(l) > kDppEps) exact_live_.push_back(l);
+        return l;
     }
+    // Screened against the basis so far: one float product per basis row, summed in any order.
+    const std::size_t count = static_cast<std::size_t>(basis_size_);
+    const double inv = rows_.inv_norm(row);
+    const double r2 = r2_[row];
+    double sum_sq = 0.0, sum_abs = 0.0;
+    if (count > 0) {
+        kern_.dot_columns(rows_.row(row), basis_columns_.get(), column_stride_, count, d_, catch_up_dots_.data());
+        // Four partial sums each: any order is within the bound, and one chain would wait on
+        // the add latency at every step.
+        double sq[4] = {0.0, 0.0, 0.0, 0.0}, ab[4] = {0.0, 0.0, 0.0, 0.0};
+        std::size_t b = 0;
+        for (; b + 4 <= count; b += 4) {
+            for (std::size_t k = 0; k < 4; ++k) {
+                const double a = catch_up_dots_[b + k] * inv;
+                sq[k] += a * a;
+                ab[k] += std::fabs(a);
+            }
+        }
+        for (; b < count; ++b) {
+            const double a = catch_up_dots_[b] * inv;
+            sq[0] += a * a;
+            ab[0] += std::fabs(a);
+        }
+        sum_sq = (sq[0] + sq[1]) + (sq[2] + sq[3]);
+        sum_abs = (ab[0] + ab[1]) + (ab[2] + ab[3]);
+    }
+    const double approx = r2 - r2 * sum_sq;
+    const double error = r2 * (eta_ * (2.0 * sum_abs + static_cast<double>(count) * eta_) +
+                               static_cast<double>(count) * kStepSlack);
+    set_bounds(l, approx, error);
+    if (approx + error > kDppEps) join_live(l, approx, error);
     return l;
 }
 
@@ -219,46 +282,89 @@ void DppObjective::add_to_basis(std::int32_t row) {
     double* q = basis_.get() + static_cast<std::size_t>(basis_size_) * d_;
     rows_.unit_row(static_cast<std::size_t>(row), unit_.data());
     orthonormal_complement(kern_, basis_.get(), static_cast<std::size_t>(basis_size_), d_, unit_.data(), q);
-    ++basis_size_;
-    // The selected item leaves the live set (the order of the live set does not matter).
-    const auto selected = std::find(live_.begin(), live_.end(), row);
-    if (selected != live_.end()) {
-        const std::size_t last = live_.size() - 1;
-        move_live(last, static_cast<std::size_t>(selected - live_.begin()));
-        truncate_live(last);
+    float* q_float = q_float_.data();
+    float* column = basis_columns_.get() + basis_size_;
+    for (std::size_t j = 0; j < d_; ++j) {
+        q_float[j] = static_cast<float>(q[j]);
+        column[j * column_stride_] = q_float[j];
     }
-    // The same operations, in the same order per item, as the textbook eager loop:
-    // a = <q, e_l> / |e_l|, d2 -= r2 * a^2, over arrays in live order (the compiler vectorises
-    // it), then copied back by local for the slot loop; items whose d2 reached EPS leave.
+    ++basis_size_;
+    // The selected item leaves the live sets (their order does not matter).
+    leave_live(row);
+    const auto exact_at = std::find(exact_live_.begin(), exact_live_.end(), row);
+    if (exact_at != exact_live_.end()) {
+        *exact_at = exact_live_.back();
+        exact_live_.pop_back();
+    }
+    // Screened items: F -= r2 a^2 and the bound grows, over arrays in live order (the compiler
+    // vectorises it), then copied back by local for find_best; items whose upper bound reached
+    // EPS leave.
     const std::size_t count = live_.size();
     dots_.resize(count);
-    kern_.dot_mixed_rows(q, live_rows_.data(), count, d_, dots_.data());
-    double* d2 = live_d2_.data();
+    kern_.dot_rows(q_float, live_rows_.data(), count, d_, dots_.data());
+    double* approx = live_approx_.data();
+    double* error = live_error_.data();
     const double* r2 = live_r2_.data();
     const double* inv = live_inv_norm_.data();
     const double* dots = dots_.data();
+    const double eta = eta_;
     for (std::size_t i = 0; i < count; ++i) {
         const double a = dots[i] * inv[i];
-        d2[i] = d2[i] - r2[i] * (a * a);
+        approx[i] = approx[i] - r2[i] * (a * a);
+        error[i] = error[i] + r2[i] * (eta * (2.0 * std::fabs(a) + eta) + kStepSlack);
     }
     bool drops = false;
     for (std::size_t i = 0; i < count; ++i) {
-        d2_[live_[i]] = d2[i];
-        drops |= !(d2[i] > kDppEps);
+        const double upper = approx[i] + error[i];
+        set_bounds(live_[i], approx[i], error[i]);
+        drops |= !(upper > kDppEps);
     }
-    if (!drops) return;
+    if (drops) {
+        std::size_t kept = 0;
+        for (std::size_t i = 0; i < count; ++i) {
+            if (upper_[live_[i]] > kDppEps) {
+                move_live(i, kept++);
+            } else {
+                live_slot_[live_[i]] = -1;
+            }
+        }
+        truncate_live(kept);
+    }
+    // Unscreened items stay exact.
     std::size_t kept = 0;
-    for (std::size_t i = 0; i < count; ++i)
-        if (d2[i] > kDppEps) move_live(i, kept++);
-    truncate_live(kept);
+    for (const std::int32_t l : exact_live_)
+        if (certify(l) > kDppEps) exact_live_[kept++] = l;
+    exact_live_.resize(kept);
+}
+
+void DppObjective::join_live(std::int32_t l, double approx, double error) {
+    const std::size_t row = static_cast<std::size_t>(l);
+    live_slot_[row] = static_cast<std::int32_t>(live_.size());
+    live_.push_back(l);
+    live_rows_.push_back(rows_.row(row));
+    live_inv_norm_.push_back(rows_.inv_norm(row));
+    live_r2_.push_back(r2_[row]);
+    live_approx_.push_back(approx);
+    live_error_.push_back(error);
+}
+
+void DppObjective::leave_live(std::int32_t l) {
+    const std::int32_t at = live_slot_[static_cast<std::size_t>(l)];
+    if (at < 0) return;
+    const std::size_t last = live_.size() - 1;
+    move_live(last, static_cast<std::size_t>(at));
+    truncate_live(last);
+    live_slot_[static_cast<std::size_t>(l)] = -1;
 }
 
 void DppObjective::move_live(std::size_t from, std::size_t to) {
     live_[to] = live_[from];
+    live_slot_[static_cast<std::size_t>(live_[to])] = static_cast<std::int32_t>(to);
     live_rows_[to] = live_rows_[from];
     live_inv_norm_[to] = live_inv_norm_[from];
     live_r2_[to] = live_r2_[from];
-    live_d2_[to] = live_d2_[from];
+    live_approx_[to] = live_approx_[from];
+    live_error_[to] = live_error_[from];
 }
 
 void DppObjective::truncate_live(std::size_t n) {
@@ -266,7 +372,8 @@ void DppObjective::truncate_live(std::size_t n) {
     live_rows_.resize(n);
     live_inv_norm_.resize(n);
     live_r2_.resize(n);
-    live_d2_.resize(n);
+    live_approx_.resize(n);
+    live_error_.resize(n);
 }
 
 bool DppObjective::on_selected(std::int32_t l) {
@@ -275,7 +382,8 @@ bool DppObjective::on_selected(std::int32_t l) {
     *placed = active_.back();
     active_.pop_back();
     if (!fill_) {
-        RANKER_INVARIANT(d2_[l] > kDppEps, "DPP selects only items with d2 > EPS outside fill mode");
+        RANKER_INVARIANT(exact_count_[l] == basis_size_ && exact_d2_[l] > kDppEps,
+                         "DPP selects only certified items with d2 > EPS outside fill mode");
         add_to_basis(l);
     }
     return false;

@@ -12,9 +12,10 @@
 // never: this cuts the number of similarity evaluations by 2 to 10 times against a full
 // catch-up. An item's first comparison, with the first member of P, is made in bulk (see
 // "Staging" in MmrObjective). DPP is evaluated eagerly instead (kEager; see DppObjective for
-// why). Either way each item's state is updated with exactly the same operations, in the same
-// order, as the textbook eager loop, so the selection is identical to it (tests/cpp checks
-// this).
+// why), on float bounds, and the few items that could win a slot get their exact value. Either
+// way every value a selection rests on is computed with exactly the same operations, in the
+// same order, as in the textbook eager loop, so the selection is identical to it (tests/cpp
+// checks this).
 //
 // Items are "locals": pool items are 0..pool_size-1 in ascending candidate index (so comparing
 // locals breaks ties like comparing candidate indices).
@@ -23,7 +24,9 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <limits>
 #include <memory>
+#include <utility>
 #include <vector>
 
 #include "ranker/item_heap.h"
@@ -215,27 +218,40 @@ void orthonormal_complement(const KernelTable& kern, const double* q, std::size_
 // matrix, Chen's incremental Cholesky entries are e_i = r_i <q_b, u_i>, where q_0, q_1, ... is
 // the orthonormal basis Gram-Schmidt builds from the selected unit rows u_j. So an item's
 // residual d2_i = r_i^2 - sum_b e_i^2 needs one d-long dot product per basis item and no stored
-// Cholesky row (the textbook update also needs <c_j, c_i>, of growing length). The dot product
-// is taken with the float row and then scaled: <q_b, u_i> = <q_b, e_i> / |e_i|.
+// Cholesky row (the textbook update also needs <c_j, c_i>, of growing length). The exact value
+// is the textbook's: a_b = <q_b, e_i> / |e_i| in double (q_b double, e_i widened), then
+// d2 -= r2 * a_b^2 in basis order, and an item stops being updated once d2 <= EPS.
 //
-// Evaluated eagerly over the items that can compete: each new basis vector updates every
-// live item in one pass over the rows (a matrix-vector product), so their keys are exact at
-// every slot and the slot loop takes a plain argmax (kEager). Lazy evaluation does not pay here:
-// the residuals of clustered items shrink a little at every step, so a lazy queue ends up
-// catching up most items anyway, at the price of a heap round trip per step. Nor does a lazy
-// activation (catch up a few basis rows, wait in a queue while the partial d2 is below the
-// slot's best, resume later). On feed-1k-dpp, in chunks of 4 basis rows it computed a third
-// fewer products but resumed each item about 4 times; in chunks of 32 it ran 10% fewer
-// instructions and was no faster (best p50 5% above the full catch-up below). Only
-// feed-5k-dpp gained, about 25%.
+// Screening, then certification. Most items never come near a slot's winner, so they carry
+// only bounds of their exact d2: an estimate F from float products (the basis rounded to float,
+// eight lanes instead of four, no widening, and no serial d2 chain) and an error bound E with
+// |F - d2| <= E while d2 > EPS (kScreenSlack below). A slot scans the bounds, takes the best
+// lower bound F - E of an allowed item as its floor, and computes the exact d2 (catching up
+// from the last exact value) only for the allowed items whose upper bound F + E reaches the
+// floor, best upper bound first, until none of the rest can beat the best exact value. So the
+// winner, ties included, is the textbook's, from about half the arithmetic. Rows whose float
+// products could overflow or underflow (inverse norm outside [2^-30, 2^30], zero rows too) skip
+// the screening and are kept exact at every step.
 //
-// Items start dormant, ordered by r^2 (an upper bound of d2 forever). The slot loop activates
-// dormant items, best bound first, while the bound could still beat the best allowed exact
-// key of the slot (scan_list, dormant_could_beat, activate_next); activation catches the item
-// up on the basis so far. Items whose bound stays below every slot's winner are never touched,
-// which is most of a large pool. An item whose d2 reaches EPS leaves the live set: it can no
-// longer win a diversity slot (a best allowed d2 <= EPS switches to score fill), and its d2
-// only shrinks. State in double.
+// Once d2 <= EPS the exact value freezes while F keeps falling, so for such items only "d2 <=
+// EPS" is known. That is all the slot loop needs: such an item can win a slot only when every
+// allowed d2 is <= EPS, and then the slot switches to score fill whichever item that is.
+//
+// Evaluated eagerly over the items that can compete: each new basis vector updates the bounds
+// of every live item in one pass over the rows (a matrix-vector product), and the slot loop
+// asks find_best for the argmax (kEager). Lazy evaluation does not pay here: the residuals of
+// clustered items shrink a little at every step, so a lazy queue ends up catching up most items
+// anyway, at the price of a heap round trip per step. Nor did a lazy activation (catch up a few
+// basis rows, wait in a queue while the partial d2 is below the slot's best, resume later),
+// measured with exact double products: on feed-1k-dpp, in chunks of 4 basis rows it computed a
+// third fewer products but resumed each item about 4 times; in chunks of 32 it ran 10% fewer
+// instructions and was no faster. Only feed-5k-dpp gained, about 25%.
+//
+// Items start dormant, ordered by r^2 (an upper bound of d2 forever). find_best activates
+// dormant items, best bound first, while the bound could still reach the floor; activation
+// screens the item against the basis so far. Items whose bound stays below every slot's floor
+// are never touched, which is most of a large pool. An item whose upper bound reaches EPS leaves
+// the live set: it can no longer win a diversity slot, and its d2 only shrinks.
 class DppObjective {
   public:
     static constexpr bool kEager = true;
@@ -247,58 +263,118 @@ class DppObjective {
     DppObjective(double alpha, std::size_t d, const double* pool_scores, std::int32_t pool_size,
                  std::vector<const float*> rows, const std::vector<double>& pin_scores, std::int64_t basis_capacity);
 
-    // Exact for the items of scan_list(): the residual d2 (a frozen value <= EPS once the item
-    // left the live set), or the score in fill mode.
-    double key(std::int32_t l) const { return fill_ ? scores_[l] : d2_[l]; }
-    const double* keys() const { return fill_ ? scores_ : d2_.data(); }  // key(l) == keys()[l]
-    // The unplaced items with exact keys (in fill mode: every unplaced item), in no order.
-    const std::vector<std::int32_t>& scan_list() const { return active_; }
-    // Whether a dormant item may still have a key above best_key (or there is any, with no best).
-    bool dormant_could_beat(bool have_best, double best_key) const {
-        return next_dormant_ < dormant_.size() && (!have_best || r2_[dormant_[next_dormant_]] >= best_key);
-    }
-    // Activates the dormant item with the largest bound and returns it (now in scan_list()).
-    std::int32_t activate_next();
-    // Always fresh; the slot loop compiles its lazy queue for every objective.
+    // The unplaced item `allowed` accepts with the largest exact d2 (the lowest local among
+    // equals), or in fill mode the largest score; -1 when `allowed` refuses every one. Asks
+    // `allowed` only about items that could still win.
+    template <class Allowed>
+    std::int32_t find_best(Allowed&& allowed);
+    // An upper bound of the key (exact for the winner of find_best): d2, or the score in fill
+    // mode. The slot loop's lazy queue, compiled for every objective, reads it.
+    double key(std::int32_t l) const { return fill_ ? scores_[l] : upper_[l]; }
     bool fresh(std::int32_t) const { return true; }
     void refresh(std::int32_t, double) {}
     bool on_selected(std::int32_t l);
-    // The best objective over the allowed items is <= EPS: switch to scores for good.
-    bool wants_fill(std::int32_t l) const { return !fill_ && d2_[l] <= kDppEps; }
+    // find_best's winner: the best allowed d2 is <= EPS, so scores take over for good.
+    bool wants_fill(std::int32_t l) const { return !fill_ && exact_d2_[l] <= kDppEps; }
     void start_fill();
     std::uint32_t slot_reason() const { return fill_ ? kReasonScoreFill : kReasonDiversity; }
 
   private:
-    // Folds the basis vectors into a row's d2 (stopping at EPS: it can no longer win).
-    void catch_up(std::int32_t row);
-    // The live set is five parallel arrays: entry `from` moves to `to`; the first n stay.
+    // Whether row r's products may be taken in float (see float_products_safe) and the bound
+    // holds (d small enough for the float error bound to mean anything).
+    bool screened(std::size_t r) { return screen_ && float_products_safe(rows_.inv_norm(r)); }
+    // Brings row r's exact d2 up to the whole basis (textbook operations and order) and
+    // collapses its bounds onto it; returns it.
+    double certify(std::int32_t r);
+    std::int32_t activate_next();
+    void set_bounds(std::int32_t l, double approx, double error) {
+        upper_[l] = approx + error;
+        lower_[l] = approx - error;
+    }
+    // The live set is parallel arrays: entry `from` moves to `to`; the first n stay.
     void move_live(std::size_t from, std::size_t to);
     void truncate_live(std::size_t n);
-    // Appends the unit row's component orthogonal to the basis, then updates every live pool
-    // item (except `row`, which leaves the live set) against it.
+    void join_live(std::int32_t l, double approx, double error);
+    void leave_live(std::int32_t l);
+    // Appends the unit row's component orthogonal to the basis (and its float copy), then
+    // updates every live item (except `row`, which leaves the live set) against it.
     void add_to_basis(std::int32_t row);
 
     const double* scores_;
     const KernelTable& kern_;
     std::size_t d_;
     NormalizedRows rows_;              // pool rows, then pin rows
+    bool screen_;                      // float screening in use (d not too large)
+    double eta_;                       // bound of |a_float - a_exact| per step (diversity.cpp)
     std::vector<double> r2_;           // r^2 = exp(2 alpha (s - s_max))
-    std::vector<double> d2_;
+    std::vector<double> exact_d2_;     // the textbook d2 after exact_count_ basis rows
+    std::vector<std::int32_t> exact_count_;
+    std::vector<double> upper_, lower_;  // bounds of d2 for activated pool items (F +- E)
     std::vector<std::int32_t> dormant_;  // pool items by r^2 descending; [next_dormant_, end) dormant
     std::size_t next_dormant_ = 0;
     std::vector<std::int32_t> active_;   // activated, unplaced pool items
-    std::vector<std::int32_t> live_;   // active items still updated: d2 > EPS
-    std::vector<const float*> live_rows_;  // their embedding rows
-    std::vector<double> live_inv_norm_;    // their inverse norms, r^2 and d2 (d2_ keeps a copy by local)
-    std::vector<double> live_r2_;
-    std::vector<double> live_d2_;
-    std::vector<double> dots_;         // scratch: <q_b, e_l> per live item
-    std::vector<double> catch_up_dots_;  // scratch: <q_b, e_row> per basis row (capacity_)
+    // Live items: screened, upper bound above EPS, updated at every basis step.
+    std::vector<std::int32_t> live_;
+    std::vector<std::int32_t> live_slot_;  // by local: index in live_, or -1
+    std::vector<const float*> live_rows_;
+    std::vector<double> live_inv_norm_, live_r2_, live_approx_, live_error_;
+    std::vector<std::int32_t> exact_live_;  // unscreened items with d2 > EPS: certified every step
+    std::vector<std::pair<double, std::int32_t>> candidates_;  // find_best: (upper, local)
+    std::vector<double> dots_;         // scratch: float <q_b, e_l> per live item
+    std::vector<double> catch_up_dots_;  // scratch: one row against the basis (capacity_)
     std::vector<double> unit_;         // scratch: the unit row entering the basis
     std::size_t capacity_;
     std::unique_ptr<double[]> basis_;  // capacity_ x d orthonormal rows, written before read
+    std::size_t column_stride_;        // capacity_ rounded up to 8
+    std::unique_ptr<float[]> basis_columns_;  // the basis rounded to float, by column: d x stride
+    std::vector<float> q_float_;       // scratch: the newest basis row rounded to float
     std::int32_t basis_size_ = 0;
     bool fill_ = false;
 };
+
+template <class Allowed>
+std::int32_t DppObjective::find_best(Allowed&& allowed) {
+    std::int32_t best = -1;
+    if (fill_) {  // scores are exact for every unplaced item, all of them in active_
+        double best_score = -std::numeric_limits<double>::infinity();
+        for (const std::int32_t l : active_) {
+            const double s = scores_[l];
+            if (best >= 0 && !(s > best_score || (s == best_score && l < best))) continue;
+            if (allowed(l)) {
+                best_score = s;
+                best = l;
+            }
+        }
+        return best;
+    }
+    // Screening: the floor is the best lower bound of an allowed item; an item whose upper
+    // bound is below it cannot be the argmax, and `allowed` is not asked about it.
+    double floor = -std::numeric_limits<double>::infinity();
+    candidates_.clear();
+    auto consider = [&](std::int32_t l) {
+        if (upper_[l] < floor || !allowed(l)) return;
+        floor = std::max(floor, lower_[l]);
+        candidates_.emplace_back(upper_[l], l);
+    };
+    for (const std::int32_t l : active_) consider(l);
+    while (next_dormant_ < dormant_.size() && r2_[dormant_[next_dormant_]] >= floor) consider(activate_next());
+    // Certification, best upper bound first (lowest local among equals), until no upper bound
+    // left can beat the best exact d2.
+    const auto below_floor = [floor](const std::pair<double, std::int32_t>& c) { return c.first < floor; };
+    candidates_.erase(std::remove_if(candidates_.begin(), candidates_.end(), below_floor), candidates_.end());
+    std::sort(candidates_.begin(), candidates_.end(), [](const auto& a, const auto& b) {
+        return a.first > b.first || (a.first == b.first && a.second < b.second);
+    });
+    double best_d2 = -std::numeric_limits<double>::infinity();
+    for (const auto& [upper, l] : candidates_) {
+        if (best >= 0 && (upper < best_d2 || (upper == best_d2 && l > best))) break;
+        const double d2 = certify(l);
+        if (best < 0 || d2 > best_d2 || (d2 == best_d2 && l < best)) {
+            best_d2 = d2;
+            best = l;
+        }
+    }
+    return best;
+}
 
 }  // namespace ranker

@@ -1,5 +1,6 @@
 #include "ranker/kernels.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
@@ -82,6 +83,19 @@ void dot_block_scalar(const float* u, const float* rows, std::size_t count, std:
     for (std::size_t i = 0; i < count; ++i) out[i] = dot_scalar(u, rows + i * d, d);
 }
 
+void dot_rows_scalar(const float* u, const float* const* rows, std::size_t count, std::size_t d, double* out) {
+    for (std::size_t i = 0; i < count; ++i) out[i] = dot_scalar(u, rows[i], d);
+}
+
+void dot_columns_scalar(const float* e, const float* cols, std::size_t stride, std::size_t count, std::size_t d,
+                        double* out) {
+    for (std::size_t b = 0; b < count; ++b) {
+        double s = 0.0;
+        for (std::size_t j = 0; j < d; ++j) s += static_cast<double>(e[j]) * static_cast<double>(cols[j * stride + b]);
+        out[b] = s;
+    }
+}
+
 void norm2_dot_rows_scalar(const float* const* rows, std::size_t count, const float* u, std::size_t d,
                            double* norm2_out, double* dot_out) {
     for (std::size_t i = 0; i < count; ++i) {
@@ -97,7 +111,7 @@ void widen_scaled_scalar(const float* e, double scale, double* out, std::size_t 
 const KernelTable kScalar{dot_scalar,           norm2_scalar,        dot_fast_scalar,
                           all_finite_scalar,    dot_fast_rows_scalar, dot_f64_scalar,
                           dot_mixed_scalar,     dot_mixed_rows_scalar, dot_mixed_basis_scalar,
-                          dot_block_scalar,     norm2_dot_rows_scalar,
+                          dot_block_scalar,     dot_rows_scalar,      dot_columns_scalar,   norm2_dot_rows_scalar,
                           widen_scaled_scalar,
                           axpy_f64_scalar,
                           "scalar"};
@@ -261,14 +275,15 @@ RANKER_AVX2 inline double block_row(const float* u, const float* r, std::size_t 
 
 // Four rows at a time with block_row's accumulators (the same operations per row, so the
 // results are bit-identical to it): each chunk of u is loaded once for four rows, and eight
-// independent FMA chains hide the FMA latency that a single row waits on.
-RANKER_AVX2 void dot_block_avx2(const float* u, const float* rows, std::size_t count, std::size_t d, double* out) {
+// independent FMA chains hide the FMA latency that a single row waits on. row_at(i) gives row i.
+template <class RowAt>
+RANKER_AVX2 inline void dot_rows4_avx2(const float* u, RowAt row_at, std::size_t count, std::size_t d, double* out) {
     std::size_t i = 0;
     for (; i + 4 <= count; i += 4) {
-        const float* r0 = rows + i * d;
-        const float* r1 = r0 + d;
-        const float* r2 = r1 + d;
-        const float* r3 = r2 + d;
+        const float* r0 = row_at(i);
+        const float* r1 = row_at(i + 1);
+        const float* r2 = row_at(i + 2);
+        const float* r3 = row_at(i + 3);
         __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps(), b0 = _mm256_setzero_ps(), b1 = _mm256_setzero_ps();
         __m256 c0 = _mm256_setzero_ps(), c1 = _mm256_setzero_ps(), e0 = _mm256_setzero_ps(), e1 = _mm256_setzero_ps();
         std::size_t j = 0;
@@ -296,7 +311,82 @@ RANKER_AVX2 void dot_block_avx2(const float* u, const float* rows, std::size_t c
         out[i + 2] = block_row_sum(c0, c1, u, r2, j, d);
         out[i + 3] = block_row_sum(e0, e1, u, r3, j, d);
     }
-    for (; i < count; ++i) out[i] = block_row(u, rows + i * d, d);
+    for (; i < count; ++i) out[i] = block_row(u, row_at(i), d);
+}
+
+RANKER_AVX2 void dot_block_avx2(const float* u, const float* rows, std::size_t count, std::size_t d, double* out) {
+    dot_rows4_avx2(u, [rows, d](std::size_t i) { return rows + i * d; }, count, d, out);
+}
+
+// Eight rows at a time, one float accumulator each (eight independent FMA chains, each chunk of
+// u loaded once), then one transposing reduction (hadd tree) that yields the eight sums in one
+// register instead of eight horizontal sums. d % 8 == 0; other d, and the last count % 8
+// rows, take dot_block's path.
+RANKER_AVX2 void dot_rows_avx2(const float* u, const float* const* rows, std::size_t count, std::size_t d,
+                               double* out) {
+    std::size_t i = 0;
+    if (d % 8 == 0) {
+        for (; i + 8 <= count; i += 8) {
+            const float* const* r = rows + i;
+            __m256 acc[8];
+            for (int k = 0; k < 8; ++k) acc[k] = _mm256_setzero_ps();
+            for (std::size_t j = 0; j < d; j += 8) {
+                const __m256 x = _mm256_loadu_ps(u + j);
+                for (int k = 0; k < 8; ++k) acc[k] = _mm256_fmadd_ps(x, _mm256_loadu_ps(r[k] + j), acc[k]);
+            }
+            const __m256 h01 = _mm256_hadd_ps(acc[0], acc[1]), h23 = _mm256_hadd_ps(acc[2], acc[3]);
+            const __m256 h45 = _mm256_hadd_ps(acc[4], acc[5]), h67 = _mm256_hadd_ps(acc[6], acc[7]);
+            const __m256 h0123 = _mm256_hadd_ps(h01, h23), h4567 = _mm256_hadd_ps(h45, h67);
+            // h0123 = rows 0-3 over lanes 0-3 | rows 0-3 over lanes 4-7; the same for 4-7.
+            const __m256 sums = _mm256_add_ps(_mm256_permute2f128_ps(h0123, h4567, 0x20),
+                                              _mm256_permute2f128_ps(h0123, h4567, 0x31));
+            _mm256_storeu_pd(out + i, _mm256_cvtps_pd(_mm256_castps256_ps128(sums)));
+            _mm256_storeu_pd(out + i + 4, _mm256_cvtps_pd(_mm256_extractf128_ps(sums, 1)));
+        }
+    }
+    dot_rows4_avx2(u, [rows, i](std::size_t k) { return rows[i + k]; }, count - i, d, out + i);
+}
+
+// Groups of up to 4 column vectors (32 columns), each with two accumulators (even and odd j):
+// up to eight independent FMA chains, the latency a single chain would wait on, and e[j]
+// broadcast once per group. Float sums, widened to double at the end.
+template <std::size_t kVectors>
+RANKER_AVX2 inline void dot_columns_group(const float* e, const float* cols, std::size_t stride, std::size_t d,
+                                          float* sums) {
+    __m256 even[kVectors], odd[kVectors];
+    for (std::size_t v = 0; v < kVectors; ++v) even[v] = odd[v] = _mm256_setzero_ps();
+    std::size_t j = 0;
+    for (; j + 2 <= d; j += 2) {
+        const __m256 x0 = _mm256_set1_ps(e[j]), x1 = _mm256_set1_ps(e[j + 1]);
+        const float* c0 = cols + j * stride;
+        const float* c1 = c0 + stride;
+        for (std::size_t v = 0; v < kVectors; ++v) {
+            even[v] = _mm256_fmadd_ps(x0, _mm256_loadu_ps(c0 + 8 * v), even[v]);
+            odd[v] = _mm256_fmadd_ps(x1, _mm256_loadu_ps(c1 + 8 * v), odd[v]);
+        }
+    }
+    if (j < d) {
+        const __m256 x0 = _mm256_set1_ps(e[j]);
+        for (std::size_t v = 0; v < kVectors; ++v)
+            even[v] = _mm256_fmadd_ps(x0, _mm256_loadu_ps(cols + j * stride + 8 * v), even[v]);
+    }
+    for (std::size_t v = 0; v < kVectors; ++v) _mm256_storeu_ps(sums + 8 * v, _mm256_add_ps(even[v], odd[v]));
+}
+
+RANKER_AVX2 void dot_columns_avx2(const float* e, const float* cols, std::size_t stride, std::size_t count,
+                                  std::size_t d, double* out) {
+    alignas(32) float sums[32];
+    for (std::size_t b = 0; b < count; b += 32) {
+        const std::size_t vectors = std::min<std::size_t>(4, (count - b + 7) / 8);
+        switch (vectors) {
+            case 4: dot_columns_group<4>(e, cols + b, stride, d, sums); break;
+            case 3: dot_columns_group<3>(e, cols + b, stride, d, sums); break;
+            case 2: dot_columns_group<2>(e, cols + b, stride, d, sums); break;
+            default: dot_columns_group<1>(e, cols + b, stride, d, sums); break;
+        }
+        const std::size_t n = std::min<std::size_t>(32, count - b);
+        for (std::size_t i = 0; i < n; ++i) out[b + i] = static_cast<double>(sums[i]);
+    }
 }
 
 // dot4_avx2(e, e, d) and block_row(e, u, d) in one loop over e, each chunk of e loaded once for
@@ -353,7 +443,7 @@ RANKER_AVX2 void widen_scaled_avx2(const float* e, double scale, double* out, st
 const KernelTable kAvx2{dot_avx2,           norm2_avx2,        dot_fast_avx2,
                         all_finite_avx2,    dot_fast_rows_avx2, dot_f64_avx2,
                         dot_mixed_avx2,     dot_mixed_rows_avx2, dot_mixed_basis_avx2,
-                        dot_block_avx2,     norm2_dot_rows_avx2,
+                        dot_block_avx2,     dot_rows_avx2,      dot_columns_avx2,   norm2_dot_rows_avx2,
                         widen_scaled_avx2,
                         axpy_f64_avx2,
                         "avx2"};

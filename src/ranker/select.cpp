@@ -174,7 +174,7 @@ template <class Objective>
 void run_slots(SlotState& st, Objective& obj, SelectionResult& out) {
     const std::int32_t pool_size = static_cast<std::int32_t>(st.pool.size());
     // A lazy objective's items wait in a heap by (key desc, local asc); an eager objective
-    // keeps its own list of items with exact keys (see find_best).
+    // keeps its own items and finds the argmax itself (see find_best).
     ItemHeap heap;
     if constexpr (!Objective::kEager) {
         heap.reserve(static_cast<std::size_t>(pool_size) + 1);
@@ -281,25 +281,10 @@ void run_slots(SlotState& st, Objective& obj, SelectionResult& out) {
         return best.local;
     };
 
-    // The eager argmax: the keys of scan_list() are exact, so one pass finds the best allowed
-    // item among them (`allowed` is asked only about items that would beat the best so far);
-    // then dormant items are activated, best bound first, while one could still beat it.
+    // An eager objective finds its own argmax (DppObjective::find_best).
     auto find_best = [&](auto&& allowed, bool park_capped) -> std::int32_t {
         if constexpr (Objective::kEager) {
-            const double* keys = obj.keys();
-            double best_key = -std::numeric_limits<double>::infinity();
-            std::int32_t best = -1;
-            auto consider = [&](std::int32_t l) {
-                const double key = keys[l];
-                if (best >= 0 && !(key > best_key || (key == best_key && l < best))) return;
-                if (allowed(l)) {
-                    best_key = key;
-                    best = l;
-                }
-            };
-            for (const std::int32_t l : obj.scan_list()) consider(l);
-            while (obj.dormant_could_beat(best >= 0, best_key)) consider(obj.activate_next());
-            return best;
+            return obj.find_best(allowed);
         } else {
             return scan(allowed, park_capped);
         }

@@ -294,3 +294,55 @@ TEST(dpp, lazy_equals_eager_on_random_inputs) {
             CHECK(((out.reasons[s] & kReasonScoreFill) != 0) == fill[s]);
     }
 }
+
+// The screening (float bounds, exact d2 only for the items that could win) must pick what the
+// eager double loop picks where bounds overlap most: rows that are copies of a few directions
+// up to tiny perturbations or a scale (exactly or nearly tied d2, residuals that reach EPS),
+// tied scores, and rows too small or too large for float products (kept exact), zero rows too.
+TEST(dpp, screening_picks_the_eager_items_on_near_ties_and_extreme_norms) {
+    std::mt19937_64 rng(23);
+    std::normal_distribution<float> g;
+    for (int round = 0; round < 40; ++round) {
+        const std::int64_t n = 20 + static_cast<std::int64_t>(rng() % 300);
+        const std::int64_t d = std::vector<std::int64_t>{3, 8, 17, 64}[rng() % 4];
+        const std::size_t directions = 2 + rng() % 5;
+        std::vector<float> base(directions * static_cast<std::size_t>(d));
+        for (float& x : base) x = g(rng);
+        const float noise = std::vector<float>{0.0f, 1e-7f, 1e-4f, 0.05f}[rng() % 4];
+        Request r;
+        r.d = d;
+        for (std::int64_t i = 0; i < n; ++i) {
+            const std::size_t b = rng() % directions;
+            const float scale = std::vector<float>{1.0f, 1.0f, 3.0f, 1e-12f, 1e12f}[rng() % 5];
+            std::vector<float> row(static_cast<std::size_t>(d));
+            for (std::int64_t j = 0; j < d; ++j) row[j] = scale * (base[b * d + j] + noise * g(rng));
+            if (rng() % 40 == 0) row.assign(static_cast<std::size_t>(d), 0.0f);
+            const float prior = round % 2 == 0 ? static_cast<float>(rng() % 3) : g(rng);
+            r.add(row, prior, static_cast<std::int32_t>(rng() % 6));
+        }
+        const std::int64_t k = static_cast<std::int64_t>(rng() % (n + 3));
+        Policy p = diversity_policy(Method::kDpp, k);
+        p.dpp_alpha = std::vector<double>{0.0, 0.5, 4.0}[rng() % 3];
+        const RankOutput out = rank(r.candidates(), r.user(), p, k, nullptr);
+        std::vector<bool> fill;
+        const std::vector<std::int64_t> eager = eager_dpp(r, p.dpp_alpha, k, &fill);
+        CHECK(out.indices == eager);
+        for (std::size_t s = 0; s < std::min(out.reasons.size(), fill.size()); ++s)
+            CHECK(((out.reasons[s] & kReasonScoreFill) != 0) == fill[s]);
+    }
+}
+
+// Large clustered pools, d = 64: most items are screened out, many are certified.
+TEST(dpp, screening_picks_the_eager_items_on_large_pools) {
+    std::mt19937_64 rng(29);
+    for (int round = 0; round < 6; ++round) {
+        const std::int64_t n = 400 + static_cast<std::int64_t>(rng() % 800);
+        Request r = ranker_test::random_request(rng, n, 64, round % 2 == 0);
+        const std::int64_t k = 20 + static_cast<std::int64_t>(rng() % 60);
+        Policy p = diversity_policy(Method::kDpp, k);
+        p.dpp_alpha = std::vector<double>{0.5, 1.0, 3.0}[round % 3];
+        const RankOutput out = rank(r.candidates(), r.user(), p, k, nullptr);
+        std::vector<bool> fill;
+        CHECK(out.indices == eager_dpp(r, p.dpp_alpha, k, &fill));
+    }
+}

@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <cmath>
 #include <random>
 #include <vector>
@@ -145,6 +146,48 @@ TEST(kernels, dot_block_rows_agree_bit_for_bit_and_match_the_dot_product) {
                     CHECK_NEAR(out[i], k->dot(u.data(), row, d), 1e-6 * (1.0 + n2));
                 }
                 CHECK(out[count] == -7.0);  // nothing written past count
+            }
+        }
+    }
+}
+
+// The DPP screening bound (diversity.cpp) relies on it: dot_rows and dot_columns are within
+// gamma_d = d u / (1 - d u) (u = 2^-24) of sum_j |x_j y_j| of the exact dot product, for rows in
+// any order and lengths off the 8 grid; nothing is written past count.
+TEST(kernels, dot_rows_and_dot_columns_stay_within_the_float_error_bound) {
+    std::mt19937_64 rng(19);
+    std::normal_distribution<float> g;
+    for (const KernelTable* k : {&scalar_kernels(), avx2_kernels()}) {
+        if (k == nullptr) continue;
+        for (std::size_t d : {1, 2, 7, 8, 9, 16, 24, 33, 64, 100}) {
+            const double gamma = static_cast<double>(d) * 0x1p-24 / (1.0 - static_cast<double>(d) * 0x1p-24);
+            for (std::size_t count : {0, 1, 3, 7, 8, 9, 17, 31, 32, 33, 50}) {
+                std::vector<float> u(d), rows(count * d);
+                for (float& x : u) x = g(rng);
+                for (float& x : rows) x = g(rng) * (rng() % 3 == 0 ? 1e3f : 1.0f);
+                auto within_bound = [&](double got, const float* row) {
+                    double exact = 0.0, magnitude = 0.0;
+                    for (std::size_t j = 0; j < d; ++j) {
+                        exact += static_cast<double>(u[j]) * row[j];  // exact products, tiny double error
+                        magnitude += std::fabs(static_cast<double>(u[j]) * row[j]);
+                    }
+                    return std::fabs(got - exact) <= gamma * magnitude + 1e-12 * magnitude;
+                };
+                std::vector<const float*> pointers(count);
+                for (std::size_t i = 0; i < count; ++i) pointers[i] = rows.data() + ((i * 5) % count) * d;
+                std::vector<double> out(count + 1, -7.0);
+                k->dot_rows(u.data(), pointers.data(), count, d, out.data());
+                for (std::size_t i = 0; i < count; ++i) CHECK(within_bound(out[i], pointers[i]));
+                CHECK(out[count] == -7.0);
+                // The same rows by column, in a buffer padded to a multiple of 8 columns.
+                const std::size_t stride = std::max<std::size_t>(8, (count + 7) / 8 * 8);
+                std::vector<float> columns(d * stride, 0.0f);
+                for (std::size_t b = 0; b < count; ++b)
+                    for (std::size_t j = 0; j < d; ++j) columns[j * stride + b] = rows[b * d + j];
+                std::fill(out.begin(), out.end(), -7.0);
+                k->dot_columns(u.data(), columns.data(), stride, count, d, out.data());
+                for (std::size_t b = 0; b < count; ++b) CHECK(within_bound(out[b], rows.data() + b * d));
+                CHECK(out[count] == -7.0);
             }
         }
     }
