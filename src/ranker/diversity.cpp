@@ -241,27 +241,8 @@ std::int32_t DppObjective::activate_next() {
     const double inv = rows_.inv_norm(row);
     const double r2 = r2_[row];
     double sum_sq = 0.0, sum_abs = 0.0;
-    if (count > 0) {
-        kern_.dot_columns(rows_.row(row), basis_columns_.get(), column_stride_, count, d_, catch_up_dots_.data());
-        // Four partial sums each: any order is within the bound, and one chain would wait on
-        // the add latency at every step.
-        double sq[4] = {0.0, 0.0, 0.0, 0.0}, ab[4] = {0.0, 0.0, 0.0, 0.0};
-        std::size_t b = 0;
-        for (; b + 4 <= count; b += 4) {
-            for (std::size_t k = 0; k < 4; ++k) {
-                const double a = catch_up_dots_[b + k] * inv;
-                sq[k] += a * a;
-                ab[k] += std::fabs(a);
-            }
-        }
-        for (; b < count; ++b) {
-            const double a = catch_up_dots_[b] * inv;
-            sq[0] += a * a;
-            ab[0] += std::fabs(a);
-        }
-        sum_sq = (sq[0] + sq[1]) + (sq[2] + sq[3]);
-        sum_abs = (ab[0] + ab[1]) + (ab[2] + ab[3]);
-    }
+    if (count > 0)
+        kern_.projection_moments(rows_.row(row), basis_columns_.get(), column_stride_, count, d_, inv, &sum_sq, &sum_abs);
     const double approx = r2 - r2 * sum_sq;
     const double error = r2 * (eta_ * (2.0 * sum_abs + static_cast<double>(count) * eta_) +
                                static_cast<double>(count) * kStepSlack);

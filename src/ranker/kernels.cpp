@@ -87,13 +87,18 @@ void dot_rows_scalar(const float* u, const float* const* rows, std::size_t count
     for (std::size_t i = 0; i < count; ++i) out[i] = dot_scalar(u, rows[i], d);
 }
 
-void dot_columns_scalar(const float* e, const float* cols, std::size_t stride, std::size_t count, std::size_t d,
-                        double* out) {
+void projection_moments_scalar(const float* e, const float* cols, std::size_t stride, std::size_t count,
+                               std::size_t d, double scale, double* sum_sq, double* sum_abs) {
+    double sq = 0.0, ab = 0.0;
     for (std::size_t b = 0; b < count; ++b) {
         double s = 0.0;
         for (std::size_t j = 0; j < d; ++j) s += static_cast<double>(e[j]) * static_cast<double>(cols[j * stride + b]);
-        out[b] = s;
+        const double a = s * scale;
+        sq += a * a;
+        ab += std::fabs(a);
     }
+    *sum_sq = sq;
+    *sum_abs = ab;
 }
 
 void norm2_dot_rows_scalar(const float* const* rows, std::size_t count, const float* u, std::size_t d,
@@ -111,7 +116,7 @@ void widen_scaled_scalar(const float* e, double scale, double* out, std::size_t 
 const KernelTable kScalar{dot_scalar,           norm2_scalar,        dot_fast_scalar,
                           all_finite_scalar,    dot_fast_rows_scalar, dot_f64_scalar,
                           dot_mixed_scalar,     dot_mixed_rows_scalar, dot_mixed_basis_scalar,
-                          dot_block_scalar,     dot_rows_scalar,      dot_columns_scalar,   norm2_dot_rows_scalar,
+                          dot_block_scalar,     dot_rows_scalar,      projection_moments_scalar, norm2_dot_rows_scalar,
                           widen_scaled_scalar,
                           axpy_f64_scalar,
                           "scalar"};
@@ -347,46 +352,66 @@ RANKER_AVX2 void dot_rows_avx2(const float* u, const float* const* rows, std::si
     dot_rows4_avx2(u, [rows, i](std::size_t k) { return rows[i + k]; }, count - i, d, out + i);
 }
 
-// Groups of up to 4 column vectors (32 columns), each with two accumulators (even and odd j):
-// up to eight independent FMA chains, the latency a single chain would wait on, and e[j]
-// broadcast once per group. Float sums, widened to double at the end.
-template <std::size_t kVectors>
-RANKER_AVX2 inline void dot_columns_group(const float* e, const float* cols, std::size_t stride, std::size_t d,
-                                          float* sums) {
-    __m256 even[kVectors], odd[kVectors];
-    for (std::size_t v = 0; v < kVectors; ++v) even[v] = odd[v] = _mm256_setzero_ps();
+// Groups of up to 4 column vectors (32 columns), the j range split over kChains accumulators
+// per vector so that about eight independent FMA chains hide the FMA latency (a single vector's
+// one chain would wait on it at every step). Float sums; e[j] is broadcast once per group.
+template <std::size_t kVectors, std::size_t kChains>
+RANKER_AVX2 inline void column_sums(const float* e, const float* cols, std::size_t stride, std::size_t d,
+                                    __m256* sums) {
+    __m256 acc[kChains][kVectors];
+    for (std::size_t c = 0; c < kChains; ++c)
+        for (std::size_t v = 0; v < kVectors; ++v) acc[c][v] = _mm256_setzero_ps();
     std::size_t j = 0;
-    for (; j + 2 <= d; j += 2) {
-        const __m256 x0 = _mm256_set1_ps(e[j]), x1 = _mm256_set1_ps(e[j + 1]);
-        const float* c0 = cols + j * stride;
-        const float* c1 = c0 + stride;
-        for (std::size_t v = 0; v < kVectors; ++v) {
-            even[v] = _mm256_fmadd_ps(x0, _mm256_loadu_ps(c0 + 8 * v), even[v]);
-            odd[v] = _mm256_fmadd_ps(x1, _mm256_loadu_ps(c1 + 8 * v), odd[v]);
+    for (; j + kChains <= d; j += kChains) {
+        for (std::size_t c = 0; c < kChains; ++c) {
+            const __m256 x = _mm256_set1_ps(e[j + c]);
+            const float* col = cols + (j + c) * stride;
+            for (std::size_t v = 0; v < kVectors; ++v) acc[c][v] = _mm256_fmadd_ps(x, _mm256_loadu_ps(col + 8 * v), acc[c][v]);
         }
     }
-    if (j < d) {
-        const __m256 x0 = _mm256_set1_ps(e[j]);
+    for (std::size_t c = 0; j < d; ++j, ++c) {
+        const __m256 x = _mm256_set1_ps(e[j]);
         for (std::size_t v = 0; v < kVectors; ++v)
-            even[v] = _mm256_fmadd_ps(x0, _mm256_loadu_ps(cols + j * stride + 8 * v), even[v]);
+            acc[c][v] = _mm256_fmadd_ps(x, _mm256_loadu_ps(cols + j * stride + 8 * v), acc[c][v]);
     }
-    for (std::size_t v = 0; v < kVectors; ++v) _mm256_storeu_ps(sums + 8 * v, _mm256_add_ps(even[v], odd[v]));
+    for (std::size_t v = 0; v < kVectors; ++v) {
+        __m256 s = acc[0][v];
+        for (std::size_t c = 1; c < kChains; ++c) s = _mm256_add_ps(s, acc[c][v]);
+        sums[v] = s;
+    }
 }
 
-RANKER_AVX2 void dot_columns_avx2(const float* e, const float* cols, std::size_t stride, std::size_t count,
-                                  std::size_t d, double* out) {
-    alignas(32) float sums[32];
+RANKER_AVX2 void projection_moments_avx2(const float* e, const float* cols, std::size_t stride, std::size_t count,
+                                         std::size_t d, double scale, double* sum_sq, double* sum_abs) {
+    const __m256d vscale = _mm256_set1_pd(scale);
+    const __m256d sign = _mm256_set1_pd(-0.0);
+    const __m256d lane = _mm256_set_pd(3.0, 2.0, 1.0, 0.0);
+    __m256d sq = _mm256_setzero_pd(), ab = _mm256_setzero_pd();
+    __m256 sums[4];
     for (std::size_t b = 0; b < count; b += 32) {
         const std::size_t vectors = std::min<std::size_t>(4, (count - b + 7) / 8);
         switch (vectors) {
-            case 4: dot_columns_group<4>(e, cols + b, stride, d, sums); break;
-            case 3: dot_columns_group<3>(e, cols + b, stride, d, sums); break;
-            case 2: dot_columns_group<2>(e, cols + b, stride, d, sums); break;
-            default: dot_columns_group<1>(e, cols + b, stride, d, sums); break;
+            case 4: column_sums<4, 2>(e, cols + b, stride, d, sums); break;
+            case 3: column_sums<3, 3>(e, cols + b, stride, d, sums); break;
+            case 2: column_sums<2, 4>(e, cols + b, stride, d, sums); break;
+            default: column_sums<1, 8>(e, cols + b, stride, d, sums); break;
         }
-        const std::size_t n = std::min<std::size_t>(32, count - b);
-        for (std::size_t i = 0; i < n; ++i) out[b + i] = static_cast<double>(sums[i]);
+        for (std::size_t v = 0; v < vectors; ++v) {
+            for (std::size_t half = 0; half < 2; ++half) {
+                const std::size_t first = b + 8 * v + 4 * half;  // column of lane 0
+                if (first >= count) break;
+                const __m128 four = half == 0 ? _mm256_castps256_ps128(sums[v]) : _mm256_extractf128_ps(sums[v], 1);
+                __m256d a = _mm256_mul_pd(_mm256_cvtps_pd(four), vscale);
+                // Lanes at or past count are zeroed (they may hold anything).
+                const __m256d valid = _mm256_cmp_pd(lane, _mm256_set1_pd(static_cast<double>(count - first)), _CMP_LT_OQ);
+                a = _mm256_and_pd(a, valid);
+                sq = _mm256_add_pd(sq, _mm256_mul_pd(a, a));
+                ab = _mm256_add_pd(ab, _mm256_andnot_pd(sign, a));
+            }
+        }
     }
+    *sum_sq = hsum(sq);
+    *sum_abs = hsum(ab);
 }
 
 // dot4_avx2(e, e, d) and block_row(e, u, d) in one loop over e, each chunk of e loaded once for
@@ -443,7 +468,7 @@ RANKER_AVX2 void widen_scaled_avx2(const float* e, double scale, double* out, st
 const KernelTable kAvx2{dot_avx2,           norm2_avx2,        dot_fast_avx2,
                         all_finite_avx2,    dot_fast_rows_avx2, dot_f64_avx2,
                         dot_mixed_avx2,     dot_mixed_rows_avx2, dot_mixed_basis_avx2,
-                        dot_block_avx2,     dot_rows_avx2,      dot_columns_avx2,   norm2_dot_rows_avx2,
+                        dot_block_avx2,     dot_rows_avx2,      projection_moments_avx2, norm2_dot_rows_avx2,
                         widen_scaled_avx2,
                         axpy_f64_avx2,
                         "avx2"};

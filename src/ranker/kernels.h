@@ -48,13 +48,15 @@ struct KernelTable {
     // pass over the live items). Summed in float, at most d / 8 + 4 roundings per term for the
     // AVX2 variant (double for the scalar one); the float-product caveat of dot_block holds.
     void (*dot_rows)(const float* u, const float* const* rows, std::size_t count, std::size_t d, double* out);
-    // out[b] = sum_j e[j] * cols[j * stride + b] for b < count: one row against `count` vectors
-    // stored by column (the DPP screening of a newly activated item against the float basis),
-    // no horizontal sums. Summed in float, at most d / 2 + 1 roundings per term; stride is a
-    // multiple of 8 and every column below stride is readable (the AVX2 variant reads whole
-    // groups of 8). The float-product caveat of dot_block holds.
-    void (*dot_columns)(const float* e, const float* cols, std::size_t stride, std::size_t count, std::size_t d,
-                        double* out);
+    // With a_b = scale * sum_j e[j] * cols[j * stride + b] for b < count (a row against `count`
+    // vectors stored by column), sum_sq = sum_b a_b^2 and sum_abs = sum_b |a_b|: the DPP
+    // screening of a newly activated item against the float basis, with no horizontal sum per
+    // product. Each dot product is a float sum of d products in some order (at most d roundings
+    // per term); stride is a multiple of 8 and every column below it is readable (the AVX2
+    // variant reads whole groups of 8 and ignores the lanes past count). The float-product
+    // caveat of dot_block holds.
+    void (*projection_moments)(const float* e, const float* cols, std::size_t stride, std::size_t count, std::size_t d,
+                               double scale, double* sum_sq, double* sum_abs);
     // For i < count: norm2_out[i] = norm2(rows[i], d) and dot_out[i] = dot_block(rows[i], u, 1, d),
     // bit for bit: MMR's first comparison of every pool item (with the first member of P, u),
     // one pass over the rows.

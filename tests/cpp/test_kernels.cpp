@@ -1,5 +1,6 @@
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <random>
 #include <vector>
 
@@ -151,43 +152,61 @@ TEST(kernels, dot_block_rows_agree_bit_for_bit_and_match_the_dot_product) {
     }
 }
 
-// The DPP screening bound (diversity.cpp) relies on it: dot_rows and dot_columns are within
-// gamma_d = d u / (1 - d u) (u = 2^-24) of sum_j |x_j y_j| of the exact dot product, for rows in
-// any order and lengths off the 8 grid; nothing is written past count.
-TEST(kernels, dot_rows_and_dot_columns_stay_within_the_float_error_bound) {
+// The DPP screening bound (diversity.cpp) relies on it: dot_rows' products, and the products
+// behind projection_moments, are within gamma_d = d u / (1 - d u) (u = 2^-24) of
+// sum_j |x_j y_j| of the exact dot product, for rows in any order and lengths off the 8 grid.
+// projection_moments ignores the columns past count (here NaN), and dot_rows writes nothing
+// past count.
+TEST(kernels, dot_rows_and_projection_moments_stay_within_the_float_error_bound) {
     std::mt19937_64 rng(19);
     std::normal_distribution<float> g;
     for (const KernelTable* k : {&scalar_kernels(), avx2_kernels()}) {
         if (k == nullptr) continue;
-        for (std::size_t d : {1, 2, 7, 8, 9, 16, 24, 33, 64, 100}) {
+        for (std::size_t d : {1, 2, 3, 7, 8, 9, 16, 24, 33, 64, 100}) {
             const double gamma = static_cast<double>(d) * 0x1p-24 / (1.0 - static_cast<double>(d) * 0x1p-24);
-            for (std::size_t count : {0, 1, 3, 7, 8, 9, 17, 31, 32, 33, 50}) {
+            for (std::size_t count : {0, 1, 3, 7, 8, 9, 17, 31, 32, 33, 50, 70}) {
                 std::vector<float> u(d), rows(count * d);
                 for (float& x : u) x = g(rng);
                 for (float& x : rows) x = g(rng) * (rng() % 3 == 0 ? 1e3f : 1.0f);
-                auto within_bound = [&](double got, const float* row) {
-                    double exact = 0.0, magnitude = 0.0;
+                // The exact dot product with row b, and the bound of a float sum's error.
+                std::vector<double> exact(count), slack(count);
+                for (std::size_t b = 0; b < count; ++b) {
+                    double s = 0.0, magnitude = 0.0;
                     for (std::size_t j = 0; j < d; ++j) {
-                        exact += static_cast<double>(u[j]) * row[j];  // exact products, tiny double error
-                        magnitude += std::fabs(static_cast<double>(u[j]) * row[j]);
+                        s += static_cast<double>(u[j]) * rows[b * d + j];
+                        magnitude += std::fabs(static_cast<double>(u[j]) * rows[b * d + j]);
                     }
-                    return std::fabs(got - exact) <= gamma * magnitude + 1e-12 * magnitude;
-                };
+                    exact[b] = s;
+                    slack[b] = gamma * magnitude + 1e-12 * magnitude;  // + the double sum's own error
+                }
                 std::vector<const float*> pointers(count);
-                for (std::size_t i = 0; i < count; ++i) pointers[i] = rows.data() + ((i * 5) % count) * d;
+                std::vector<std::size_t> order(count);
+                for (std::size_t i = 0; i < count; ++i) {
+                    order[i] = (i * 5) % count;
+                    pointers[i] = rows.data() + order[i] * d;
+                }
                 std::vector<double> out(count + 1, -7.0);
                 k->dot_rows(u.data(), pointers.data(), count, d, out.data());
-                for (std::size_t i = 0; i < count; ++i) CHECK(within_bound(out[i], pointers[i]));
+                for (std::size_t i = 0; i < count; ++i) CHECK(std::fabs(out[i] - exact[order[i]]) <= slack[order[i]]);
                 CHECK(out[count] == -7.0);
-                // The same rows by column, in a buffer padded to a multiple of 8 columns.
+                // The same rows by column, padded to a multiple of 8 columns with NaN.
                 const std::size_t stride = std::max<std::size_t>(8, (count + 7) / 8 * 8);
-                std::vector<float> columns(d * stride, 0.0f);
+                std::vector<float> columns(d * stride, std::numeric_limits<float>::quiet_NaN());
                 for (std::size_t b = 0; b < count; ++b)
                     for (std::size_t j = 0; j < d; ++j) columns[j * stride + b] = rows[b * d + j];
-                std::fill(out.begin(), out.end(), -7.0);
-                k->dot_columns(u.data(), columns.data(), stride, count, d, out.data());
-                for (std::size_t b = 0; b < count; ++b) CHECK(within_bound(out[b], rows.data() + b * d));
-                CHECK(out[count] == -7.0);
+                const double scale = 0.37;
+                double sum_sq = -1.0, sum_abs = -1.0;
+                k->projection_moments(u.data(), columns.data(), stride, count, d, scale, &sum_sq, &sum_abs);
+                double want_sq = 0.0, want_abs = 0.0, bound_sq = 0.0, bound_abs = 0.0;
+                for (std::size_t b = 0; b < count; ++b) {
+                    const double a = exact[b] * scale, da = slack[b] * scale;
+                    want_sq += a * a;
+                    want_abs += std::fabs(a);
+                    bound_sq += da * (2.0 * std::fabs(a) + da);
+                    bound_abs += da;
+                }
+                CHECK(std::fabs(sum_sq - want_sq) <= bound_sq + 1e-12 * want_sq);
+                CHECK(std::fabs(sum_abs - want_abs) <= bound_abs + 1e-12 * want_abs);
             }
         }
     }
