@@ -180,9 +180,7 @@ DppObjective::DppObjective(double alpha, std::size_t d, const double* pool_score
         exact_d2_[row] = r2_[row];  // L_ii = r_i^2
         upper_[row] = lower_[row] = r2_[row];
     }
-    dormant_.resize(static_cast<std::size_t>(pool_size));
-    for (std::int32_t l = 0; l < pool_size; ++l) dormant_[static_cast<std::size_t>(l)] = l;
-    std::sort(dormant_.begin(), dormant_.end(), [this](std::int32_t a, std::int32_t b) { return r2_[a] > r2_[b]; });
+    order_dormant(alpha, pool_scores, pool_size, s_max);
     active_.reserve(static_cast<std::size_t>(pool_size));
     live_slot_.assign(total, -1);
     unit_.resize(d_);
@@ -228,9 +226,56 @@ double DppObjective::certify(std::int32_t r) {
     return d2;
 }
 
+void DppObjective::order_dormant(double alpha, const double* pool_scores, std::int32_t pool_size, double s_max) {
+    // Buckets of equal width in log r = alpha (s - s_max), each in ascending local order (a
+    // counting sort: no comparisons, and a bucket's rows are read in memory order). A full sort
+    // by r^2 cost a quarter of a feed-5k-dpp request, which activates only part of its pool.
+    constexpr std::size_t kBuckets = 256;
+    const std::size_t n = static_cast<std::size_t>(pool_size);
+    double lo = std::numeric_limits<double>::infinity(), hi = -lo;
+    for (std::size_t l = 0; l < n; ++l) {
+        const double x = alpha * (pool_scores[l] - s_max);
+        lo = std::min(lo, x);
+        hi = std::max(hi, x);
+    }
+    const double range = hi - lo;
+    const bool spread = std::isfinite(range) && range > 0.0;
+    const double per_unit = spread ? static_cast<double>(kBuckets) / range : 0.0;
+    std::vector<std::uint8_t> bucket(n, 0);
+    std::size_t count[kBuckets] = {};
+    double bound[kBuckets];
+    std::fill(bound, bound + kBuckets, 0.0);
+    for (std::size_t l = 0; l < n; ++l) {
+        // Non-increasing in x, so in r^2: a later bucket's items never have a larger r^2.
+        const double t = (hi - alpha * (pool_scores[l] - s_max)) * per_unit;
+        const std::size_t b = spread ? (t < static_cast<double>(kBuckets - 1) ? static_cast<std::size_t>(t) : kBuckets - 1) : 0;
+        bucket[l] = static_cast<std::uint8_t>(b);
+        ++count[b];
+        bound[b] = std::max(bound[b], r2_[l]);
+    }
+    std::size_t start[kBuckets];
+    std::size_t at = 0;
+    for (std::size_t b = 0; b < kBuckets; ++b) {
+        start[b] = at;
+        at += count[b];
+    }
+    dormant_.resize(n);
+    dormant_bound_.resize(n);
+    for (std::size_t l = 0; l < n; ++l) {
+        const std::size_t position = start[bucket[l]]++;
+        dormant_[position] = static_cast<std::int32_t>(l);
+        dormant_bound_[position] = bound[bucket[l]];
+    }
+}
+
 std::int32_t DppObjective::activate_next() {
     const std::int32_t l = dormant_[next_dormant_++];
     const std::size_t row = static_cast<std::size_t>(l);
+    // The next activation's row, requested now: a large pool's rows are not all in cache.
+    if (next_dormant_ < dormant_.size()) {
+        const char* next = reinterpret_cast<const char*>(rows_.row(static_cast<std::size_t>(dormant_[next_dormant_])));
+        for (std::size_t at = 0; at < d_ * sizeof(float); at += 64) __builtin_prefetch(next + at);
+    }
     active_.push_back(l);
     if (!screened(row)) {
         if (certify(l) > kDppEps) exact_live_.push_back(l);

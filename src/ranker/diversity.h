@@ -247,8 +247,9 @@ void orthonormal_complement(const KernelTable& kern, const double* q, std::size_
 // third fewer products but resumed each item about 4 times; in chunks of 32 it ran 10% fewer
 // instructions and was no faster. Only feed-5k-dpp gained, about 25%.
 //
-// Items start dormant, ordered by r^2 (an upper bound of d2 forever). find_best activates
-// dormant items, best bound first, while the bound could still reach the floor; activation
+// Items start dormant, in buckets of descending r^2 (an upper bound of d2 forever). find_best
+// activates dormant items, best bucket first, while the bucket's bound could still reach the
+// floor; activation
 // screens the item against the basis so far. Items whose bound stays below every slot's floor
 // are never touched, which is most of a large pool. An item whose upper bound reaches EPS leaves
 // the live set: it can no longer win a diversity slot, and its d2 only shrinks.
@@ -310,8 +311,16 @@ class DppObjective {
     std::vector<double> exact_d2_;     // the textbook d2 after exact_count_ basis rows
     std::vector<std::int32_t> exact_count_;
     std::vector<double> upper_, lower_;  // bounds of d2 for activated pool items (F +- E)
-    std::vector<std::int32_t> dormant_;  // pool items by r^2 descending; [next_dormant_, end) dormant
+    // Pool items bucket after bucket, and each one's bucket bound (the largest r^2 in it, never
+    // below a later item's r^2); [next_dormant_, end) are dormant.
+    std::vector<std::int32_t> dormant_;
+    std::vector<double> dormant_bound_;
     std::size_t next_dormant_ = 0;
+    void order_dormant(double alpha, const double* pool_scores, std::int32_t pool_size, double s_max);
+    // Whether the next dormant item's bound reaches floor.
+    bool dormant_reaches(double floor) const {
+        return next_dormant_ < dormant_.size() && dormant_bound_[next_dormant_] >= floor;
+    }
     std::vector<std::int32_t> active_;   // activated, unplaced pool items
     // Live items: screened, upper bound above EPS, updated at every basis step.
     std::vector<std::int32_t> live_;
@@ -357,7 +366,7 @@ std::int32_t DppObjective::find_best(Allowed&& allowed) {
         candidates_.emplace_back(upper_[l], l);
     };
     for (const std::int32_t l : active_) consider(l);
-    while (next_dormant_ < dormant_.size() && r2_[dormant_[next_dormant_]] >= floor) consider(activate_next());
+    while (dormant_reaches(floor)) consider(activate_next());
     // Certification, best upper bound first (lowest local among equals), until no upper bound
     // left can beat the best exact d2.
     const auto below_floor = [floor](const std::pair<double, std::int32_t>& c) { return c.first < floor; };
