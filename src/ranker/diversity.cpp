@@ -129,14 +129,9 @@ bool MmrObjective::on_selected(std::int32_t l) {
 // ---- DPP ----
 
 void orthonormal_complement(const KernelTable& kern, const double* q, std::size_t b, std::size_t d, const double* u,
-                            double* out) {
+                            double* out, double* coefficients) {
     std::copy(u, u + d, out);
-    for (int pass = 0; pass < 2; ++pass) {
-        for (std::size_t p = 0; p < b; ++p) {
-            const double* qp = q + p * d;
-            kern.axpy_f64(-kern.dot_f64(qp, out, d), qp, out, d);
-        }
-    }
+    for (int pass = 0; pass < 2; ++pass) kern.project_out(q, b, d, out, coefficients);
     const double norm = std::sqrt(kern.dot_f64(out, out, d));
     const double inv = norm > 0.0 ? 1.0 / norm : 0.0;
     for (std::size_t j = 0; j < d; ++j) out[j] *= inv;
@@ -307,7 +302,8 @@ void DppObjective::add_to_basis(std::int32_t row) {
     RANKER_INVARIANT(static_cast<std::size_t>(basis_size_) < capacity_, "DPP basis exceeds its capacity");
     double* q = basis_.get() + static_cast<std::size_t>(basis_size_) * d_;
     rows_.unit_row(static_cast<std::size_t>(row), unit_.data());
-    orthonormal_complement(kern_, basis_.get(), static_cast<std::size_t>(basis_size_), d_, unit_.data(), q);
+    orthonormal_complement(kern_, basis_.get(), static_cast<std::size_t>(basis_size_), d_, unit_.data(), q,
+                           catch_up_dots_.data());
     float* q_float = q_float_.data();
     float* column = basis_columns_.get() + basis_size_;
     for (std::size_t j = 0; j < d_; ++j) {

@@ -209,10 +209,11 @@ class MmrObjective {
 
 // One Gram-Schmidt step, shared by DppObjective and the eager test oracle: out = the part of
 // the unit row u orthogonal to the b orthonormal rows q[0 .. b) (each of length d), scaled to
-// unit length. Two passes ("twice is enough") keep the basis orthogonal to rounding level. A row
-// with nothing left (a zero row) gives zeros: its own dimension is shared with no other row.
+// unit length. Two passes of classical Gram-Schmidt ("twice is enough") keep the basis
+// orthogonal to rounding level. A row with nothing left (a zero row) gives zeros: its own
+// dimension is shared with no other row. coefficients: scratch for b values.
 void orthonormal_complement(const KernelTable& kern, const double* q, std::size_t b, std::size_t d, const double* u,
-                            double* out);
+                            double* out, double* coefficients);
 
 // Greedy DPP MAP (Chen, Zhang, Zhou 2018). With L = diag(r) S diag(r) and S the cosine Gram
 // matrix, Chen's incremental Cholesky entries are e_i = r_i <q_b, u_i>, where q_0, q_1, ... is

@@ -64,8 +64,10 @@ void dot_mixed_basis_scalar(const double* q, std::size_t count, const float* e, 
     for (std::size_t b = 0; b < count; ++b) out[b] = dot_mixed_scalar(q + b * len, e, len);
 }
 
-void axpy_f64_scalar(double a, const double* x, double* y, std::size_t len) {
-    for (std::size_t j = 0; j < len; ++j) y[j] += a * x[j];
+void project_out_scalar(const double* q, std::size_t b, std::size_t d, double* out, double* coefficients) {
+    for (std::size_t p = 0; p < b; ++p) coefficients[p] = dot4_scalar(q + p * d, out, d);
+    for (std::size_t p = 0; p < b; ++p)
+        for (std::size_t j = 0; j < d; ++j) out[j] -= coefficients[p] * q[p * d + j];
 }
 
 void dot_fast_rows_scalar(const float* u, const float* e, std::size_t n, std::size_t d, const std::uint8_t* want,
@@ -118,7 +120,7 @@ const KernelTable kScalar{dot_scalar,           norm2_scalar,        dot_fast_sc
                           dot_mixed_scalar,     dot_mixed_rows_scalar, dot_mixed_basis_scalar,
                           dot_block_scalar,     dot_rows_scalar,      projection_moments_scalar, norm2_dot_rows_scalar,
                           widen_scaled_scalar,
-                          axpy_f64_scalar,
+                          project_out_scalar,
                           "scalar"};
 
 #ifdef RANKER_HAVE_AVX2_VARIANT
@@ -449,13 +451,63 @@ RANKER_AVX2 void norm2_dot_rows_avx2(const float* const* rows, std::size_t count
     }
 }
 
-// mul + add, not FMA: the same rounding as the scalar variant (the build uses -ffp-contract=off).
-RANKER_AVX2 void axpy_f64_avx2(double a, const double* x, double* y, std::size_t len) {
-    const __m256d va = _mm256_set1_pd(a);
+// Classical rather than modified Gram-Schmidt: every coefficient comes from the same vector,
+// so the b dot products are independent (four rows share each load of out, two accumulators
+// each) instead of each waiting for the subtraction before it, and the subtraction runs over
+// 32 columns at a time with p innermost, eight independent FMA chains.
+RANKER_AVX2 void project_out_avx2(const double* q, std::size_t b, std::size_t d, double* out, double* coefficients) {
+    std::size_t p = 0;
+    for (; p + 4 <= b; p += 4) {
+        const double* q0 = q + p * d;
+        const double* q1 = q0 + d;
+        const double* q2 = q1 + d;
+        const double* q3 = q2 + d;
+        __m256d a0 = _mm256_setzero_pd(), a1 = _mm256_setzero_pd(), b0 = _mm256_setzero_pd(), b1 = _mm256_setzero_pd();
+        __m256d c0 = _mm256_setzero_pd(), c1 = _mm256_setzero_pd(), e0 = _mm256_setzero_pd(), e1 = _mm256_setzero_pd();
+        std::size_t j = 0;
+        for (; j + 8 <= d; j += 8) {
+            const __m256d x0 = _mm256_loadu_pd(out + j), x1 = _mm256_loadu_pd(out + j + 4);
+            a0 = _mm256_fmadd_pd(_mm256_loadu_pd(q0 + j), x0, a0);
+            b0 = _mm256_fmadd_pd(_mm256_loadu_pd(q1 + j), x0, b0);
+            c0 = _mm256_fmadd_pd(_mm256_loadu_pd(q2 + j), x0, c0);
+            e0 = _mm256_fmadd_pd(_mm256_loadu_pd(q3 + j), x0, e0);
+            a1 = _mm256_fmadd_pd(_mm256_loadu_pd(q0 + j + 4), x1, a1);
+            b1 = _mm256_fmadd_pd(_mm256_loadu_pd(q1 + j + 4), x1, b1);
+            c1 = _mm256_fmadd_pd(_mm256_loadu_pd(q2 + j + 4), x1, c1);
+            e1 = _mm256_fmadd_pd(_mm256_loadu_pd(q3 + j + 4), x1, e1);
+        }
+        double s0 = hsum(_mm256_add_pd(a0, a1)), s1 = hsum(_mm256_add_pd(b0, b1));
+        double s2 = hsum(_mm256_add_pd(c0, c1)), s3 = hsum(_mm256_add_pd(e0, e1));
+        for (; j < d; ++j) {
+            s0 += q0[j] * out[j];
+            s1 += q1[j] * out[j];
+            s2 += q2[j] * out[j];
+            s3 += q3[j] * out[j];
+        }
+        coefficients[p] = s0;
+        coefficients[p + 1] = s1;
+        coefficients[p + 2] = s2;
+        coefficients[p + 3] = s3;
+    }
+    for (; p < b; ++p) coefficients[p] = dot4_avx2(q + p * d, out, d);
     std::size_t j = 0;
-    for (; j + 4 <= len; j += 4)
-        _mm256_storeu_pd(y + j, _mm256_add_pd(_mm256_loadu_pd(y + j), _mm256_mul_pd(va, _mm256_loadu_pd(x + j))));
-    for (; j < len; ++j) y[j] += a * x[j];
+    for (; j + 32 <= d; j += 32) {
+        __m256d x[8];
+        for (int v = 0; v < 8; ++v) x[v] = _mm256_loadu_pd(out + j + 4 * v);
+        for (std::size_t r = 0; r < b; ++r) {
+            const __m256d c = _mm256_set1_pd(coefficients[r]);
+            const double* row = q + r * d + j;
+            for (int v = 0; v < 8; ++v) x[v] = _mm256_fnmadd_pd(c, _mm256_loadu_pd(row + 4 * v), x[v]);
+        }
+        for (int v = 0; v < 8; ++v) _mm256_storeu_pd(out + j + 4 * v, x[v]);
+    }
+    for (; j + 4 <= d; j += 4) {
+        __m256d x = _mm256_loadu_pd(out + j);
+        for (std::size_t r = 0; r < b; ++r) x = _mm256_fnmadd_pd(_mm256_set1_pd(coefficients[r]), _mm256_loadu_pd(q + r * d + j), x);
+        _mm256_storeu_pd(out + j, x);
+    }
+    for (; j < d; ++j)
+        for (std::size_t r = 0; r < b; ++r) out[j] -= coefficients[r] * q[r * d + j];
 }
 
 RANKER_AVX2 void widen_scaled_avx2(const float* e, double scale, double* out, std::size_t d) {
@@ -470,7 +522,7 @@ const KernelTable kAvx2{dot_avx2,           norm2_avx2,        dot_fast_avx2,
                         dot_mixed_avx2,     dot_mixed_rows_avx2, dot_mixed_basis_avx2,
                         dot_block_avx2,     dot_rows_avx2,      projection_moments_avx2, norm2_dot_rows_avx2,
                         widen_scaled_avx2,
-                        axpy_f64_avx2,
+                        project_out_avx2,
                         "avx2"};
 
 bool cpu_has_avx2_fma() {

@@ -64,8 +64,10 @@ struct KernelTable {
                            double* norm2_out, double* dot_out);
     // out[j] = double(e[j]) * scale (unit rows for cosines).
     void (*widen_scaled)(const float* e, double scale, double* out, std::size_t d);
-    // y[j] += a * x[j] (Gram-Schmidt steps of the DPP basis).
-    void (*axpy_f64)(double a, const double* x, double* y, std::size_t len);
+    // One classical Gram-Schmidt pass against the b rows of q (each of length d, row-major):
+    // coefficients[p] = <q_p, out> for every p, all from the same out, then
+    // out -= sum_p coefficients[p] q_p. The DPP basis takes two passes.
+    void (*project_out)(const double* q, std::size_t b, std::size_t d, double* out, double* coefficients);
     const char* name;
 };
 

@@ -97,7 +97,8 @@ std::vector<std::int64_t> eager_dpp(const Request& r, double alpha, std::int64_t
         basis.resize((b + 1) * d);
         std::vector<double> unit(d);
         rows.unit_row(static_cast<std::size_t>(arg), unit.data());
-        orthonormal_complement(kern, basis.data(), b, d, unit.data(), basis.data() + b * d);
+        std::vector<double> coefficients(b);
+        orthonormal_complement(kern, basis.data(), b, d, unit.data(), basis.data() + b * d, coefficients.data());
         for (std::size_t i = 0; i < n; ++i) {
             if (used[i]) continue;
             const double a = kern.dot_mixed(basis.data() + b * d, rows.row(i), d) * rows.inv_norm(i);

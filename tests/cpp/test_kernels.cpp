@@ -36,12 +36,58 @@ TEST(kernels, avx2_matches_scalar_on_odd_sizes) {
             CHECK_NEAR(k->dot_mixed(wa.data(), b.data(), d), dot_ref, tol);
             CHECK_NEAR(k->dot_fast(a.data(), b.data(), d), dot_ref, 1e-5 * (1 + std::sqrt(n2_ref) * d));
             CHECK(k->all_finite(b.data(), d));
-            std::vector<double> scaled(d), y = wa;
+            std::vector<double> scaled(d);
             k->widen_scaled(b.data(), 0.5, scaled.data(), d);
-            k->axpy_f64(2.0, wb.data(), y.data(), d);
-            for (std::size_t j = 0; j < d; ++j) {
-                CHECK(scaled[j] == wb[j] * 0.5);       // exact: one rounding of an exact product
-                CHECK(y[j] == wa[j] + 2.0 * wb[j]);  // mul then add, as the scalar loop rounds
+            for (std::size_t j = 0; j < d; ++j) CHECK(scaled[j] == wb[j] * 0.5);  // one rounding of an exact product
+        }
+    }
+}
+
+// The DPP basis relies on it: one project_out pass removes the components along the rows of q
+// (all coefficients taken from the input vector), and two passes leave a vector orthogonal to
+// them to rounding level, for row counts off the 4 grid and lengths off the 32 and 4 grids.
+TEST(kernels, project_out_removes_the_components_along_orthonormal_rows) {
+    std::mt19937_64 rng(31);
+    std::normal_distribution<double> g;
+    for (const KernelTable* k : {&scalar_kernels(), avx2_kernels()}) {
+        if (k == nullptr) continue;
+        for (std::size_t d : {1, 3, 4, 9, 32, 37, 64, 100}) {
+            for (std::size_t b : {0, 1, 3, 4, 5, 9}) {
+                if (b > d) continue;
+                // b orthonormal rows, by Gram-Schmidt in plain double.
+                std::vector<double> q(b * d);
+                for (std::size_t p = 0; p < b; ++p) {
+                    double* row = q.data() + p * d;
+                    for (std::size_t j = 0; j < d; ++j) row[j] = g(rng);
+                    for (int pass = 0; pass < 2; ++pass)
+                        for (std::size_t r = 0; r < p; ++r) {
+                            double c = 0.0;
+                            for (std::size_t j = 0; j < d; ++j) c += q[r * d + j] * row[j];
+                            for (std::size_t j = 0; j < d; ++j) row[j] -= c * q[r * d + j];
+                        }
+                    double n = 0.0;
+                    for (std::size_t j = 0; j < d; ++j) n += row[j] * row[j];
+                    for (std::size_t j = 0; j < d; ++j) row[j] /= std::sqrt(n);
+                }
+                std::vector<double> x(d), out(d), coefficients(b + 1, -7.0);
+                for (std::size_t j = 0; j < d; ++j) x[j] = out[j] = g(rng);
+                k->project_out(q.data(), b, d, out.data(), coefficients.data());
+                CHECK(coefficients[b] == -7.0);  // nothing written past b
+                for (std::size_t j = 0; j < d; ++j) {
+                    double want = x[j];
+                    for (std::size_t p = 0; p < b; ++p) {
+                        double c = 0.0;
+                        for (std::size_t i = 0; i < d; ++i) c += q[p * d + i] * x[i];
+                        want -= c * q[p * d + j];
+                    }
+                    CHECK_NEAR(out[j], want, 1e-12 * (1.0 + std::fabs(x[j])) * static_cast<double>(d));
+                }
+                k->project_out(q.data(), b, d, out.data(), coefficients.data());
+                for (std::size_t p = 0; p < b; ++p) {
+                    double c = 0.0;
+                    for (std::size_t j = 0; j < d; ++j) c += q[p * d + j] * out[j];
+                    CHECK(std::fabs(c) <= 1e-14 * static_cast<double>(d));
+                }
             }
         }
     }
