@@ -166,14 +166,11 @@ DppObjective::DppObjective(double alpha, std::size_t d, const double* pool_score
     r2_.resize(total);
     exact_d2_.resize(total);
     exact_count_.assign(total, 0);
-    upper_.resize(total);
-    lower_.resize(total);
     for (std::size_t row = 0; row < total; ++row) {
         const double s = row < static_cast<std::size_t>(pool_size) ? pool_scores[row] : pin_scores[row - pool_size];
         const double r = std::exp(alpha * (s - s_max));
         r2_[row] = r * r;
         exact_d2_[row] = r2_[row];  // L_ii = r_i^2
-        upper_[row] = lower_[row] = r2_[row];
     }
     order_dormant(alpha, pool_scores, pool_size, s_max);
     active_.reserve(static_cast<std::size_t>(pool_size));
@@ -212,7 +209,6 @@ double DppObjective::certify(std::int32_t r) {
         exact_d2_[row] = d2;
         exact_count_[row] = basis_size_;
     }
-    set_bounds(r, d2, 0.0);
     const std::int32_t at = live_slot_[row];
     if (at >= 0) {
         live_approx_[static_cast<std::size_t>(at)] = d2;
@@ -263,7 +259,7 @@ void DppObjective::order_dormant(double alpha, const double* pool_scores, std::i
     }
 }
 
-std::int32_t DppObjective::activate_next() {
+std::int32_t DppObjective::activate_next(double* approx_out, double* error_out) {
     const std::int32_t l = dormant_[next_dormant_++];
     const std::size_t row = static_cast<std::size_t>(l);
     // The next activation's row, requested now: a large pool's rows are not all in cache.
@@ -273,7 +269,9 @@ std::int32_t DppObjective::activate_next() {
     }
     active_.push_back(l);
     if (!screened(row)) {
-        if (certify(l) > kDppEps) exact_live_.push_back(l);
+        *approx_out = certify(l);
+        *error_out = 0.0;
+        (*approx_out > kDppEps ? exact_live_ : spent_).push_back(l);
         return l;
     }
     // Screened against the basis so far: one float product per basis row, summed in any order.
@@ -286,8 +284,13 @@ std::int32_t DppObjective::activate_next() {
     const double approx = r2 - r2 * sum_sq;
     const double error = r2 * (eta_ * (2.0 * sum_abs + static_cast<double>(count) * eta_) +
                                static_cast<double>(count) * kStepSlack);
-    set_bounds(l, approx, error);
-    if (approx + error > kDppEps) join_live(l, approx, error);
+    *approx_out = approx;
+    *error_out = error;
+    if (approx + error > kDppEps) {
+        join_live(l, approx, error);
+    } else {
+        spent_.push_back(l);
+    }
     return l;
 }
 
@@ -319,44 +322,44 @@ void DppObjective::add_to_basis(std::int32_t row) {
         exact_live_.pop_back();
     }
     // Screened items: F -= r2 a^2 and the bound grows, over arrays in live order (the compiler
-    // vectorises it), then copied back by local for find_best; items whose upper bound reached
-    // EPS leave.
+    // vectorises it). Items whose upper bound fell to EPS leave at find_best's next scan.
     const std::size_t count = live_.size();
     dots_.resize(count);
     kern_.dot_rows(q_float, live_rows_.data(), count, d_, dots_.data());
-    double* approx = live_approx_.data();
-    double* error = live_error_.data();
-    const double* r2 = live_r2_.data();
-    const double* inv = live_inv_norm_.data();
-    const double* dots = dots_.data();
+    double* __restrict approx = live_approx_.data();
+    double* __restrict error = live_error_.data();
+    const double* __restrict r2 = live_r2_.data();
+    const double* __restrict inv = live_inv_norm_.data();
+    const double* __restrict dots = dots_.data();
     const double eta = eta_;
     for (std::size_t i = 0; i < count; ++i) {
         const double a = dots[i] * inv[i];
         approx[i] = approx[i] - r2[i] * (a * a);
         error[i] = error[i] + r2[i] * (eta * (2.0 * std::fabs(a) + eta) + kStepSlack);
     }
-    bool drops = false;
-    for (std::size_t i = 0; i < count; ++i) {
-        const double upper = approx[i] + error[i];
-        set_bounds(live_[i], approx[i], error[i]);
-        drops |= !(upper > kDppEps);
-    }
-    if (drops) {
-        std::size_t kept = 0;
-        for (std::size_t i = 0; i < count; ++i) {
-            if (upper_[live_[i]] > kDppEps) {
-                move_live(i, kept++);
-            } else {
-                live_slot_[live_[i]] = -1;
-            }
-        }
-        truncate_live(kept);
-    }
     // Unscreened items stay exact.
     std::size_t kept = 0;
-    for (const std::int32_t l : exact_live_)
-        if (certify(l) > kDppEps) exact_live_[kept++] = l;
+    for (const std::int32_t l : exact_live_) {
+        if (certify(l) > kDppEps) {
+            exact_live_[kept++] = l;
+        } else {
+            spent_.push_back(l);
+        }
+    }
     exact_live_.resize(kept);
+}
+
+void DppObjective::drop_spent_live() {
+    std::size_t kept = 0;
+    for (std::size_t i = 0; i < live_.size(); ++i) {
+        if (live_approx_[i] + live_error_[i] > kDppEps) {
+            move_live(i, kept++);
+        } else {
+            live_slot_[live_[i]] = -1;
+            spent_.push_back(live_[i]);
+        }
+    }
+    truncate_live(kept);
 }
 
 void DppObjective::join_live(std::int32_t l, double approx, double error) {

@@ -270,9 +270,9 @@ class DppObjective {
     // `allowed` only about items that could still win.
     template <class Allowed>
     std::int32_t find_best(Allowed&& allowed);
-    // An upper bound of the key (exact for the winner of find_best): d2, or the score in fill
-    // mode. The slot loop's lazy queue, compiled for every objective, reads it.
-    double key(std::int32_t l) const { return fill_ ? scores_[l] : upper_[l]; }
+    // An upper bound of the key: r^2 for d2, or the score in fill mode. The slot loop's lazy
+    // queue, compiled for every objective, reads it.
+    double key(std::int32_t l) const { return fill_ ? scores_[l] : r2_[l]; }
     bool fresh(std::int32_t) const { return true; }
     void refresh(std::int32_t, double) {}
     bool on_selected(std::int32_t l);
@@ -288,15 +288,14 @@ class DppObjective {
     // Brings row r's exact d2 up to the whole basis (textbook operations and order) and
     // collapses its bounds onto it; returns it.
     double certify(std::int32_t r);
-    std::int32_t activate_next();
-    void set_bounds(std::int32_t l, double approx, double error) {
-        upper_[l] = approx + error;
-        lower_[l] = approx - error;
-    }
+    // Activates the next dormant item; returns it and its bounds (estimate +- error).
+    std::int32_t activate_next(double* approx, double* error);
     // The live set is parallel arrays: entry `from` moves to `to`; the first n stay.
     void move_live(std::size_t from, std::size_t to);
     void truncate_live(std::size_t n);
     void join_live(std::int32_t l, double approx, double error);
+    // Moves the live items whose upper bound fell to EPS to spent_.
+    void drop_spent_live();
     void leave_live(std::int32_t l);
     // Appends the unit row's component orthogonal to the basis (and its float copy), then
     // updates every live item (except `row`, which leaves the live set) against it.
@@ -311,7 +310,6 @@ class DppObjective {
     std::vector<double> r2_;           // r^2 = exp(2 alpha (s - s_max))
     std::vector<double> exact_d2_;     // the textbook d2 after exact_count_ basis rows
     std::vector<std::int32_t> exact_count_;
-    std::vector<double> upper_, lower_;  // bounds of d2 for activated pool items (F +- E)
     // Pool items bucket after bucket, and each one's bucket bound (the largest r^2 in it, never
     // below a later item's r^2); [next_dormant_, end) are dormant.
     std::vector<std::int32_t> dormant_;
@@ -329,6 +327,7 @@ class DppObjective {
     std::vector<const float*> live_rows_;
     std::vector<double> live_inv_norm_, live_r2_, live_approx_, live_error_;
     std::vector<std::int32_t> exact_live_;  // unscreened items with d2 > EPS: certified every step
+    std::vector<std::int32_t> spent_;  // activated items with d2 <= EPS (until fill mode)
     std::vector<std::pair<double, std::int32_t>> candidates_;  // find_best: (upper, local)
     std::vector<double> dots_;         // scratch: float <q_b, e_l> per live item
     std::vector<double> catch_up_dots_;  // scratch: one row against the basis (capacity_)
@@ -361,13 +360,34 @@ std::int32_t DppObjective::find_best(Allowed&& allowed) {
     // bound is below it cannot be the argmax, and `allowed` is not asked about it.
     double floor = -std::numeric_limits<double>::infinity();
     candidates_.clear();
-    auto consider = [&](std::int32_t l) {
-        if (upper_[l] < floor || !allowed(l)) return;
-        floor = std::max(floor, lower_[l]);
-        candidates_.emplace_back(upper_[l], l);
+    auto consider = [&](std::int32_t l, double approx, double error) {
+        const double upper = approx + error;
+        if (upper < floor || !allowed(l)) return;
+        floor = std::max(floor, approx - error);
+        candidates_.emplace_back(upper, l);
     };
-    for (const std::int32_t l : active_) consider(l);
-    while (dormant_reaches(floor)) consider(activate_next());
+    bool spent_live = false;
+    for (std::size_t i = 0; i < live_.size(); ++i) {
+        consider(live_[i], live_approx_[i], live_error_[i]);
+        spent_live |= !(live_approx_[i] + live_error_[i] > kDppEps);
+    }
+    if (spent_live) drop_spent_live();
+    for (const std::int32_t l : exact_live_) consider(l, exact_d2_[l], 0.0);
+    while (dormant_reaches(floor)) {
+        double approx, error;
+        const std::int32_t l = activate_next(&approx, &error);
+        consider(l, approx, error);
+    }
+    // Spent items (d2 <= EPS) only matter when nothing else is allowed: any one of them then
+    // sends the slot to score fill.
+    if (candidates_.empty()) {
+        for (const std::int32_t l : spent_) {
+            if (allowed(l)) {
+                candidates_.emplace_back(kDppEps, l);
+                break;
+            }
+        }
+    }
     // Certification, best upper bound first (lowest local among equals), until no upper bound
     // left can beat the best exact d2.
     const auto below_floor = [floor](const std::pair<double, std::int32_t>& c) { return c.first < floor; };
