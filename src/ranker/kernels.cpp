@@ -282,15 +282,14 @@ RANKER_AVX2 inline double block_row(const float* u, const float* r, std::size_t 
 
 // Four rows at a time with block_row's accumulators (the same operations per row, so the
 // results are bit-identical to it): each chunk of u is loaded once for four rows, and eight
-// independent FMA chains hide the FMA latency that a single row waits on. row_at(i) gives row i.
-template <class RowAt>
-RANKER_AVX2 inline void dot_rows4_avx2(const float* u, RowAt row_at, std::size_t count, std::size_t d, double* out) {
+// independent FMA chains hide the FMA latency that a single row waits on.
+RANKER_AVX2 void dot_block_avx2(const float* u, const float* rows, std::size_t count, std::size_t d, double* out) {
     std::size_t i = 0;
     for (; i + 4 <= count; i += 4) {
-        const float* r0 = row_at(i);
-        const float* r1 = row_at(i + 1);
-        const float* r2 = row_at(i + 2);
-        const float* r3 = row_at(i + 3);
+        const float* r0 = rows + i * d;
+        const float* r1 = r0 + d;
+        const float* r2 = r1 + d;
+        const float* r3 = r2 + d;
         __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps(), b0 = _mm256_setzero_ps(), b1 = _mm256_setzero_ps();
         __m256 c0 = _mm256_setzero_ps(), c1 = _mm256_setzero_ps(), e0 = _mm256_setzero_ps(), e1 = _mm256_setzero_ps();
         std::size_t j = 0;
@@ -318,17 +317,13 @@ RANKER_AVX2 inline void dot_rows4_avx2(const float* u, RowAt row_at, std::size_t
         out[i + 2] = block_row_sum(c0, c1, u, r2, j, d);
         out[i + 3] = block_row_sum(e0, e1, u, r3, j, d);
     }
-    for (; i < count; ++i) out[i] = block_row(u, row_at(i), d);
-}
-
-RANKER_AVX2 void dot_block_avx2(const float* u, const float* rows, std::size_t count, std::size_t d, double* out) {
-    dot_rows4_avx2(u, [rows, d](std::size_t i) { return rows + i * d; }, count, d, out);
+    for (; i < count; ++i) out[i] = block_row(u, rows + i * d, d);
 }
 
 // Eight rows at a time, one float accumulator each (eight independent FMA chains, each chunk of
 // u loaded once), then one transposing reduction (hadd tree) that yields the eight sums in one
 // register instead of eight horizontal sums. d % 8 == 0; other d, and the last count % 8
-// rows, take dot_block's path.
+// rows, take block_row.
 RANKER_AVX2 void dot_rows_avx2(const float* u, const float* const* rows, std::size_t count, std::size_t d,
                                double* out) {
     std::size_t i = 0;
@@ -351,7 +346,7 @@ RANKER_AVX2 void dot_rows_avx2(const float* u, const float* const* rows, std::si
             _mm256_storeu_pd(out + i + 4, _mm256_cvtps_pd(_mm256_extractf128_ps(sums, 1)));
         }
     }
-    dot_rows4_avx2(u, [rows, i](std::size_t k) { return rows[i + k]; }, count - i, d, out + i);
+    for (; i < count; ++i) out[i] = block_row(u, rows[i], d);
 }
 
 // Groups of up to 4 column vectors (32 columns), the j range split over kChains accumulators
