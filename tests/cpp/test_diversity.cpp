@@ -108,6 +108,15 @@ std::vector<std::int64_t> eager_dpp(const Request& r, double alpha, std::int64_t
     return out;
 }
 
+// The library's DPP page equals the eager loop's, slot for slot, SCORE_FILL marks included.
+void check_dpp_matches_eager(Request& r, const Policy& p, std::int64_t k) {
+    const RankOutput out = rank(r.candidates(), r.user(), p, k, nullptr);
+    std::vector<bool> fill;
+    CHECK(out.indices == eager_dpp(r, p.dpp_alpha, k, &fill));
+    for (std::size_t s = 0; s < std::min(out.reasons.size(), fill.size()); ++s)
+        CHECK(((out.reasons[s] & kReasonScoreFill) != 0) == fill[s]);
+}
+
 // Appends `rows` random history embeddings to r; returns their rows, in order.
 std::vector<const float*> add_random_history(Request& r, std::mt19937_64& rng, int rows) {
     std::normal_distribution<float> g;
@@ -287,12 +296,7 @@ TEST(dpp, lazy_equals_eager_on_random_inputs) {
         const std::int64_t k = static_cast<std::int64_t>(rng() % (n + 3));
         Policy p = diversity_policy(Method::kDpp, k);
         p.dpp_alpha = std::vector<double>{0.0, 0.5, 1.0, 4.0}[rng() % 4];
-        const RankOutput out = rank(r.candidates(), r.user(), p, k, nullptr);
-        std::vector<bool> fill;
-        const std::vector<std::int64_t> eager = eager_dpp(r, p.dpp_alpha, k, &fill);
-        CHECK(out.indices == eager);
-        for (std::size_t s = 0; s < std::min(out.reasons.size(), fill.size()); ++s)
-            CHECK(((out.reasons[s] & kReasonScoreFill) != 0) == fill[s]);
+        check_dpp_matches_eager(r, p, k);
     }
 }
 
@@ -324,12 +328,7 @@ TEST(dpp, screening_picks_the_eager_items_on_near_ties_and_extreme_norms) {
         const std::int64_t k = static_cast<std::int64_t>(rng() % (n + 3));
         Policy p = diversity_policy(Method::kDpp, k);
         p.dpp_alpha = std::vector<double>{0.0, 0.5, 4.0}[rng() % 3];
-        const RankOutput out = rank(r.candidates(), r.user(), p, k, nullptr);
-        std::vector<bool> fill;
-        const std::vector<std::int64_t> eager = eager_dpp(r, p.dpp_alpha, k, &fill);
-        CHECK(out.indices == eager);
-        for (std::size_t s = 0; s < std::min(out.reasons.size(), fill.size()); ++s)
-            CHECK(((out.reasons[s] & kReasonScoreFill) != 0) == fill[s]);
+        check_dpp_matches_eager(r, p, k);
     }
 }
 
@@ -342,8 +341,6 @@ TEST(dpp, screening_picks_the_eager_items_on_large_pools) {
         const std::int64_t k = 20 + static_cast<std::int64_t>(rng() % 60);
         Policy p = diversity_policy(Method::kDpp, k);
         p.dpp_alpha = std::vector<double>{0.5, 1.0, 3.0}[round % 3];
-        const RankOutput out = rank(r.candidates(), r.user(), p, k, nullptr);
-        std::vector<bool> fill;
-        CHECK(out.indices == eager_dpp(r, p.dpp_alpha, k, &fill));
+        check_dpp_matches_eager(r, p, k);
     }
 }
