@@ -226,13 +226,13 @@ void orthonormal_complement(const KernelTable& kern, const double* q, std::size_
 // Screening, then certification. Most items never come near a slot's winner, so they carry
 // only bounds of their exact d2: an estimate F from float products (the basis rounded to float,
 // eight lanes instead of four, no widening, and no serial d2 chain) and an error bound E with
-// |F - d2| <= E while d2 > EPS (kScreenSlack below). A slot scans the bounds, takes the best
+// |F - d2| <= E while d2 > EPS (derived in diversity.cpp). A slot scans the bounds, takes the best
 // lower bound F - E of an allowed item as its floor, and computes the exact d2 (catching up
 // from the last exact value) only for the allowed items whose upper bound F + E reaches the
 // floor, best upper bound first, until none of the rest can beat the best exact value. So the
-// winner, ties included, is the textbook's, from about half the arithmetic. Rows whose float
-// products could overflow or underflow (inverse norm outside [2^-30, 2^30], zero rows too) skip
-// the screening and are kept exact at every step.
+// winner, ties included, is the textbook's, while float products do almost all the work. Rows
+// whose float products could overflow or underflow (inverse norm outside [2^-30, 2^30], zero
+// rows too) skip the screening and are kept exact at every step.
 //
 // Once d2 <= EPS the exact value freezes while F keeps falling, so for such items only "d2 <=
 // EPS" is known. That is all the slot loop needs: such an item can win a slot only when every
@@ -250,10 +250,10 @@ void orthonormal_complement(const KernelTable& kern, const double* q, std::size_
 //
 // Items start dormant, in buckets of descending r^2 (an upper bound of d2 forever). find_best
 // activates dormant items, best bucket first, while the bucket's bound could still reach the
-// floor; activation
-// screens the item against the basis so far. Items whose bound stays below every slot's floor
-// are never touched, which is most of a large pool. An item whose upper bound reaches EPS leaves
-// the live set: it can no longer win a diversity slot, and its d2 only shrinks.
+// floor; activation screens the item against the basis so far. Items whose bound stays below
+// every slot's floor are never touched, which is most of a large pool. An item whose upper
+// bound reaches EPS leaves the live set for spent_: it can no longer win a diversity slot, and
+// its d2 only shrinks.
 class DppObjective {
   public:
     static constexpr bool kEager = true;
@@ -285,9 +285,15 @@ class DppObjective {
     // Whether row r's products may be taken in float (see float_products_safe) and the bound
     // holds (d small enough for the float error bound to mean anything).
     bool screened(std::size_t r) { return screen_ && float_products_safe(rows_.inv_norm(r)); }
-    // Brings row r's exact d2 up to the whole basis (textbook operations and order) and
-    // collapses its bounds onto it; returns it.
+    // Brings row r's exact d2 up to the whole basis (textbook operations and order), returns
+    // it, and collapses r's live bounds (if it is live) onto it.
     double certify(std::int32_t r);
+    // Fills dormant_ and dormant_bound_ (buckets of equal width in log r).
+    void order_dormant(double alpha, const double* pool_scores, std::int32_t pool_size, double s_max);
+    // Whether the next dormant item's bound reaches floor.
+    bool dormant_reaches(double floor) const {
+        return next_dormant_ < dormant_.size() && dormant_bound_[next_dormant_] >= floor;
+    }
     // Activates the next dormant item; returns it and its bounds (estimate +- error).
     std::int32_t activate_next(double* approx, double* error);
     // The live set is parallel arrays: entry `from` moves to `to`; the first n stay.
@@ -315,11 +321,6 @@ class DppObjective {
     std::vector<std::int32_t> dormant_;
     std::vector<double> dormant_bound_;
     std::size_t next_dormant_ = 0;
-    void order_dormant(double alpha, const double* pool_scores, std::int32_t pool_size, double s_max);
-    // Whether the next dormant item's bound reaches floor.
-    bool dormant_reaches(double floor) const {
-        return next_dormant_ < dormant_.size() && dormant_bound_[next_dormant_] >= floor;
-    }
     std::vector<std::int32_t> active_;   // activated, unplaced pool items
     // Live items: screened, upper bound above EPS, updated at every basis step.
     std::vector<std::int32_t> live_;
