@@ -179,7 +179,8 @@ DppObjective::DppObjective(double alpha, std::size_t d, const double* pool_score
     capacity_ = static_cast<std::size_t>(std::max<std::int64_t>(0, std::min<std::int64_t>(basis_capacity, total)));
     basis_.reset(new double[std::max<std::size_t>(1, capacity_ * d_)]);
     column_stride_ = (capacity_ + 7) / 8 * 8;
-    basis_columns_.reset(new float[std::max<std::size_t>(1, column_stride_ * d_)]());  // padding reads 0
+    // Zeroed: projection_moments reads the padding columns (and ignores their lanes).
+    basis_columns_.reset(new float[std::max<std::size_t>(1, column_stride_ * d_)]());
     q_float_.resize(d_);
     catch_up_dots_.resize(capacity_);
     // Placed pins enter the basis first, in slot order; each folds in the pins before it.

@@ -56,10 +56,6 @@ double dot_f64_scalar(const double* a, const double* b, std::size_t len) { retur
 
 double dot_mixed_scalar(const double* q, const float* e, std::size_t len) { return dot4_scalar(q, e, len); }
 
-void dot_mixed_rows_scalar(const double* q, const float* const* rows, std::size_t count, std::size_t len, double* out) {
-    for (std::size_t i = 0; i < count; ++i) out[i] = dot_mixed_scalar(q, rows[i], len);
-}
-
 void dot_mixed_basis_scalar(const double* q, std::size_t count, const float* e, std::size_t len, double* out) {
     for (std::size_t b = 0; b < count; ++b) out[b] = dot_mixed_scalar(q + b * len, e, len);
 }
@@ -117,7 +113,7 @@ void widen_scaled_scalar(const float* e, double scale, double* out, std::size_t 
 
 const KernelTable kScalar{dot_scalar,           norm2_scalar,        dot_fast_scalar,
                           all_finite_scalar,    dot_fast_rows_scalar, dot_f64_scalar,
-                          dot_mixed_scalar,     dot_mixed_rows_scalar, dot_mixed_basis_scalar,
+                          dot_mixed_scalar,     dot_mixed_basis_scalar,
                           dot_block_scalar,     dot_rows_scalar,      projection_moments_scalar, norm2_dot_rows_scalar,
                           widen_scaled_scalar,
                           project_out_scalar,
@@ -218,8 +214,8 @@ RANKER_AVX2 double dot_mixed_avx2(const double* q, const float* e, std::size_t l
 
 // dot4_avx2(qa, ea) and dot4_avx2(qb, eb) at once, each bit-identical to it (same chunks, same
 // final sums): two independent chains keep the FMA units busy where one product would wait on
-// its own latency. The callers share one operand (the same q, or the same e), and the compiler
-// loads (and widens) the shared chunks once. len % 16 == 0.
+// its own latency. The caller shares one operand (the same e), and the compiler loads and
+// widens its chunks once. len % 16 == 0.
 RANKER_AVX2 inline void dot4_pair_avx2(const double* qa, const float* ea, const double* qb, const float* eb,
                                        std::size_t len, double* out_a, double* out_b) {
     __m256d a0 = _mm256_setzero_pd(), a1 = _mm256_setzero_pd(), a2 = _mm256_setzero_pd(), a3 = _mm256_setzero_pd();
@@ -236,15 +232,6 @@ RANKER_AVX2 inline void dot4_pair_avx2(const double* qa, const float* ea, const 
     }
     *out_a = hsum(_mm256_add_pd(_mm256_add_pd(a0, a1), _mm256_add_pd(a2, a3)));
     *out_b = hsum(_mm256_add_pd(_mm256_add_pd(b0, b1), _mm256_add_pd(b2, b3)));
-}
-
-// One basis vector against two rows at a time (the DPP pass over the live items).
-RANKER_AVX2 void dot_mixed_rows_avx2(const double* q, const float* const* rows, std::size_t count, std::size_t len,
-                                     double* out) {
-    std::size_t i = 0;
-    if (len % 16 == 0)
-        for (; i + 2 <= count; i += 2) dot4_pair_avx2(q, rows[i], q, rows[i + 1], len, out + i, out + i + 1);
-    for (; i < count; ++i) out[i] = dot_mixed_avx2(q, rows[i], len);
 }
 
 // Two basis rows at a time against one row (the catch-up of a late DPP activation).
@@ -514,7 +501,7 @@ RANKER_AVX2 void widen_scaled_avx2(const float* e, double scale, double* out, st
 
 const KernelTable kAvx2{dot_avx2,           norm2_avx2,        dot_fast_avx2,
                         all_finite_avx2,    dot_fast_rows_avx2, dot_f64_avx2,
-                        dot_mixed_avx2,     dot_mixed_rows_avx2, dot_mixed_basis_avx2,
+                        dot_mixed_avx2,     dot_mixed_basis_avx2,
                         dot_block_avx2,     dot_rows_avx2,      projection_moments_avx2, norm2_dot_rows_avx2,
                         widen_scaled_avx2,
                         project_out_avx2,

@@ -31,9 +31,6 @@ struct KernelTable {
     double (*dot_f64)(const double* a, const double* b, std::size_t len);
     // sum_j q[j] * double(e[j]): a double vector (a DPP basis row) against a float row.
     double (*dot_mixed)(const double* q, const float* e, std::size_t len);
-    // out[i] = dot_mixed(q, rows[i], len) for i < count, bit for bit: the DPP update of every
-    // live item against a new basis vector, several rows in flight at once.
-    void (*dot_mixed_rows)(const double* q, const float* const* rows, std::size_t count, std::size_t len, double* out);
     // out[b] = dot_mixed(q + b * len, e, len) for b < count, bit for bit: one float row caught
     // up on a block of DPP basis rows (contiguous), each chunk of e widened once for two rows.
     void (*dot_mixed_basis)(const double* q, std::size_t count, const float* e, std::size_t len, double* out);

@@ -141,33 +141,6 @@ TEST(kernels, dot_fast_rows_matches_the_row_kernels) {
     }
 }
 
-// The DPP pass relies on it: each row of dot_mixed_rows is dot_mixed bit for bit, whatever the
-// row count (odd counts leave one row to the single-row kernel) and the length (the two-row
-// path only takes lengths that are multiples of 16).
-TEST(kernels, dot_mixed_rows_matches_dot_mixed_bit_for_bit) {
-    std::mt19937_64 rng(11);
-    std::normal_distribution<double> g;
-    for (const KernelTable* k : {&scalar_kernels(), avx2_kernels()}) {
-        if (k == nullptr) continue;
-        for (std::size_t d : {1, 5, 16, 17, 32, 64, 100, 128}) {
-            for (std::size_t count : {0, 1, 2, 3, 8, 9}) {
-                std::vector<double> q(d);
-                for (double& x : q) x = g(rng);
-                std::vector<std::vector<float>> storage(count, std::vector<float>(d));
-                std::vector<const float*> rows;
-                for (auto& row : storage) {
-                    for (float& x : row) x = static_cast<float>(g(rng));
-                    rows.push_back(row.data());
-                }
-                std::vector<double> out(count + 1, -7.0);
-                k->dot_mixed_rows(q.data(), rows.data(), count, d, out.data());
-                for (std::size_t i = 0; i < count; ++i) CHECK(out[i] == k->dot_mixed(q.data(), rows[i], d));
-                CHECK(out[count] == -7.0);  // nothing written past count
-            }
-        }
-    }
-}
-
 // MMR's refresh relies on it: a row of dot_block is the same whatever block it is computed in
 // (four-row groups and the single-row remainder agree bit for bit), and it is the dot product
 // to float-lane accuracy.
