@@ -5,6 +5,14 @@
 
 namespace ranker {
 
+// compute_drop_codes takes the smallest code among the rules that fire as the first in
+// pipeline order, so the codes must be numbered in that order.
+static_assert(kDropDuplicate < kDropBlocked && kDropBlocked < kDropUnlabeledSynthetic &&
+                  kDropUnlabeledSynthetic < kDropMinorAge && kDropMinorAge < kDropMinorHarmful &&
+                  kDropMinorHarmful < kDropFraudRisk && kDropFraudRisk < kDropPriceParity &&
+                  kDropPriceParity < kDropDeletedTag,
+              "drop codes follow the pipeline order of step 1");
+
 bool in_curfew(std::int64_t start, std::int64_t end, std::int64_t m) {
     if (start < end) return start <= m && m < end;
     if (start > end) return m >= start || m < end;
@@ -38,34 +46,58 @@ void compute_drop_codes(const CandidatesView& c, const UserView& u, const Policy
         std::sort(deleted.begin(), deleted.end());
     }
 
-    for (index_t i = 0; i < c.n; ++i) {
-        std::uint8_t code = kEligible;
-        const std::uint32_t f = c.flags != nullptr ? c.flags[i] : 0u;
-        if (first_index.insert(static_cast<std::int32_t>(i)) != static_cast<std::int32_t>(i)) {
-            code = kDropDuplicate;
-        } else if (f & kFlagBlocked) {
-            code = kDropBlocked;
-        } else if ((f & kFlagSynthetic) && !(f & kFlagSyntheticLabeled)) {
-            code = kDropUnlabeledSynthetic;
-        } else if (age_gate && c.min_age != nullptr && static_cast<std::int64_t>(c.min_age[i]) > age_eff) {
-            code = kDropMinorAge;  // min_age 0 never exceeds age_eff >= 0
-        } else if (u.minor_mode && (f & kFlagHarmful)) {
-            code = kDropMinorHarmful;
-        } else if (risk_rule && static_cast<double>(c.fraud_risk[i]) > risk_threshold) {
-            code = kDropFraudRisk;
-        } else if (parity_rule && violates_parity(c.offered_price[i], c.reference_price[i], p.abs_tol, p.rel_tol)) {
-            // No isnan() test first: a missing price never violates (masks.h), and that test was
-            // a branch mispredicted on about one item in five.
-            code = kDropPriceParity;
-        } else if (deleted_rule) {
+    // Drop codes are numbered in pipeline order, so "the first rule that removes an item" is the
+    // smallest code among the rules that fire. Each rule is one branch-free pass that lowers
+    // drop[i] to its code (the compiler vectorises them); the if/else-if chain they replace
+    // cost a mispredicted branch about every other item. kNone stands for "no rule yet".
+    const std::size_t n = static_cast<std::size_t>(c.n);
+    constexpr std::uint8_t kNone = 0xff;
+    std::fill(drop, drop + n, kNone);
+    auto lower_to = [&](std::uint8_t code, auto&& fires) {
+        for (std::size_t i = 0; i < n; ++i) {
+            const std::uint8_t candidate = fires(i) ? code : kNone;
+            drop[i] = candidate < drop[i] ? candidate : drop[i];
+        }
+    };
+    if (c.flags != nullptr) {
+        const std::uint32_t* flags = c.flags;
+        lower_to(kDropBlocked, [&](std::size_t i) { return (flags[i] & kFlagBlocked) != 0; });
+        lower_to(kDropUnlabeledSynthetic, [&](std::size_t i) {
+            return (flags[i] & (kFlagSynthetic | kFlagSyntheticLabeled)) == kFlagSynthetic;
+        });
+        if (u.minor_mode) lower_to(kDropMinorHarmful, [&](std::size_t i) { return (flags[i] & kFlagHarmful) != 0; });
+    }
+    if (age_gate && c.min_age != nullptr) {
+        const std::uint8_t* min_age = c.min_age;  // min_age 0 never exceeds age_eff >= 0
+        lower_to(kDropMinorAge, [&](std::size_t i) { return static_cast<std::int64_t>(min_age[i]) > age_eff; });
+    }
+    if (risk_rule) {
+        const float* risk = c.fraud_risk;
+        lower_to(kDropFraudRisk, [&](std::size_t i) { return static_cast<double>(risk[i]) > risk_threshold; });
+    }
+    if (parity_rule) {
+        // A missing price (NaN) never violates (masks.h).
+        const double* offered = c.offered_price;
+        const double* reference = c.reference_price;
+        lower_to(kDropPriceParity,
+                 [&](std::size_t i) { return violates_parity(offered[i], reference[i], p.abs_tol, p.rel_tol); });
+    }
+    // Duplicates come first in pipeline order; every item is inserted, in index order, so the
+    // table maps each id to its lowest index.
+    for (std::size_t i = 0; i < n; ++i)
+        if (first_index.insert(static_cast<std::int32_t>(i)) != static_cast<std::int32_t>(i)) drop[i] = kDropDuplicate;
+    // Deleted tags last of step 1 and the costliest test: only for items no rule has removed.
+    if (deleted_rule) {
+        for (std::size_t i = 0; i < n; ++i) {
+            if (drop[i] != kNone) continue;
             for (std::int64_t j = c.tag_indptr[i]; j < c.tag_indptr[i + 1]; ++j)
                 if (std::binary_search(deleted.begin(), deleted.end(), c.tag_ids[j])) {
-                    code = kDropDeletedTag;
+                    drop[i] = kDropDeletedTag;
                     break;
                 }
         }
-        drop[i] = code;
     }
+    for (std::size_t i = 0; i < n; ++i) drop[i] = drop[i] == kNone ? std::uint8_t{kEligible} : drop[i];
     // SEEN is the last rule: mark the first occurrence of each seen id if nothing removed it
     // earlier (later occurrences are already DUPLICATE).
     for (index_t s = 0; s < u.seen_count; ++s) {
@@ -76,8 +108,7 @@ void compute_drop_codes(const CandidatesView& c, const UserView& u, const Policy
     // store-to-load chain per item) and only the rare drops through memory.
     std::fill(counts, counts + kDropCodeCount, 0);
     std::int64_t eligible = 0;
-    const index_t n = c.n;
-    for (index_t i = 0; i < n; ++i) {
+    for (std::size_t i = 0; i < n; ++i) {
         const std::uint8_t code = drop[i];
         if (code == kEligible) {
             ++eligible;

@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <cmath>
 
 #include "check.h"
@@ -119,6 +120,62 @@ TEST(masks, drop_codes_follow_pipeline_order) {
     CHECK(curfew.indices.empty());
     CHECK(curfew.drop_codes[2] == kDropBlocked);
     CHECK(curfew.pin_status.size() == 1 && curfew.pin_status[0] == kPinNotServed);
+}
+
+// Every combination of the eight rules of step 1, one item each: the code is always the first
+// rule in pipeline order that the item trips, whichever others it trips too.
+TEST(masks, every_combination_of_rules_gives_the_first_in_pipeline_order) {
+    enum Rule { kDuplicate, kBlocked, kUnlabeled, kAge, kHarmful, kRisk, kParity, kDeleted, kRuleCount };
+    const std::uint8_t code_of[kRuleCount] = {kDropDuplicate,   kDropBlocked,   kDropUnlabeledSynthetic,
+                                              kDropMinorAge,    kDropMinorHarmful, kDropFraudRisk,
+                                              kDropPriceParity, kDropDeletedTag};
+    constexpr unsigned kCombinations = 1u << kRuleCount;
+    Request r;
+    r.d = 1;
+    r.tag_indptr.push_back(0);
+    std::vector<std::uint8_t> expected;
+    auto add = [&](std::uint32_t flags, bool age, bool risk, bool parity, bool deleted, std::uint8_t code) {
+        r.add({1}, 1, 0, flags);
+        r.min_age.push_back(age ? 18 : 0);
+        r.fraud_risk.push_back(risk ? 0.9f : 0.1f);
+        r.offered.push_back(parity ? 20.0 : 10.0);
+        r.reference.push_back(10.0);
+        r.tag_ids.push_back(deleted ? 42 : 1);
+        r.tag_indptr.push_back(static_cast<std::int64_t>(r.tag_ids.size()));
+        expected.push_back(code);
+    };
+    // First one clean item per combination: the earlier holder of each id a duplicate repeats.
+    for (unsigned combination = 0; combination < kCombinations; ++combination)
+        add(0, false, false, false, false, kEligible);
+    for (unsigned combination = 0; combination < kCombinations; ++combination) {
+        auto trips = [&](Rule rule) { return ((combination >> rule) & 1u) != 0; };
+        std::uint32_t flags = 0;
+        if (trips(kBlocked)) flags |= kFlagBlocked;
+        if (trips(kUnlabeled)) flags |= kFlagSynthetic;
+        if (trips(kHarmful)) flags |= kFlagHarmful;
+        std::uint8_t code = kEligible;
+        for (int rule = kRuleCount - 1; rule >= 0; --rule)
+            if (trips(static_cast<Rule>(rule))) code = code_of[rule];
+        add(flags, trips(kAge), trips(kRisk), trips(kParity), trips(kDeleted), code);
+        if (trips(kDuplicate)) r.item_id.back() = r.item_id[combination];
+    }
+    r.deleted = {42};
+    r.user_flags.minor_mode = true;
+    r.user_flags.age = 12;
+    r.user_flags.local_minute = 12 * 60;
+    r.user_flags.usage_minutes_today = 0;
+    Policy p = ranker_test::prior_policy(5);
+    p.max_risk = 0.5;
+    p.price_action = PriceAction::kDrop;
+    p.abs_tol = 0.1;
+    p.rel_tol = 0.01;  // 20 vs 10 violates, 10 vs 10 does not
+    p.deletion_suppress = true;
+    validate_policy(p);
+    const RankOutput out = rank(r.candidates(), r.user(), p, 5, nullptr);
+    CHECK(out.drop_codes == expected);
+    for (int code = 0; code < kDropCodeCount; ++code)
+        CHECK(out.counts[static_cast<std::size_t>(code)] ==
+              std::count(expected.begin(), expected.end(), static_cast<std::uint8_t>(code)));
 }
 
 TEST(masks, price_parity_is_exact_double) {
