@@ -67,28 +67,29 @@ void compute_scores(const CandidatesView& c, const UserView& u, const Policy& p,
     std::fill(tag_match, tag_match + n, std::uint8_t{0});
     if (use_tags) {
         const std::size_t total = static_cast<std::size_t>(c.tag_count);
-        // owner[j] = the item whose tags include position j: the number of items that end at
-        // or before j (tag_indptr is validated non-decreasing, from 0 to tag_count).
-        std::vector<std::int32_t> owner(total + 1, 0);
-        for (std::size_t i = 0; i < n; ++i) ++owner[static_cast<std::size_t>(c.tag_indptr[i + 1])];
-        std::int32_t running = 0;
+        // Positions whose tag may be an interest (the filter is exact for most tags that are
+        // not), appended branch-free: most item tags are not interests.
+        std::vector<std::int32_t> hits(total);
+        std::size_t hit_count = 0;
         for (std::size_t j = 0; j < total; ++j) {
-            running += owner[j];
-            owner[j] = running;
+            hits[hit_count] = static_cast<std::int32_t>(j);
+            hit_count += static_cast<std::size_t>(tags.maybe_contains(c.tag_ids[j]));
         }
         // stamp[t] = last item that counted active tag t, so a tag listed twice on an item counts once.
         std::vector<std::int32_t> stamp(tags.ids.size(), -1);
-        for (std::size_t j = 0; j < total; ++j) {
-            const std::int32_t id = c.tag_ids[j];
-            if (!tags.maybe_contains(id)) continue;  // most item tags are not interests
-            const std::int32_t i = owner[j];
+        std::size_t i = 0;
+        for (std::size_t h = 0; h < hit_count; ++h) {
+            const std::int64_t j = hits[h];
+            // The item that lists position j: hits ascend, so their items do too (tag_indptr is
+            // validated non-decreasing, from 0 to tag_count > j, so the walk stops inside it).
+            while (c.tag_indptr[i + 1] <= j) ++i;
             if (drop[i] != kEligible) continue;
-            const auto it = std::lower_bound(tags.ids.begin(), tags.ids.end(), id);
-            if (it == tags.ids.end() || *it != id) continue;
-            const std::size_t t = static_cast<std::size_t>(it - tags.ids.begin());
-            if (stamp[t] == i) continue;
-            stamp[t] = i;
-            tag_sum[static_cast<std::size_t>(i)] += tags.weights[t];
+            const std::size_t t = tags.find(c.tag_ids[j]);
+            if (t == ActiveTags::kAbsent) continue;
+            const std::int32_t item = static_cast<std::int32_t>(i);
+            if (stamp[t] == item) continue;
+            stamp[t] = item;
+            tag_sum[i] += tags.weights[t];
             tag_match[i] = 1;
         }
     }

@@ -414,10 +414,15 @@ void select_slots(const SelectionInput& in, SelectionResult& out) {
     std::sort(placed.begin(), placed.end(), [](const PlacedPin& a, const PlacedPin& b) { return a.slot < b.slot; });
 
     // Pool: eligible, unpinned; optionally only the best M by (score desc, index asc).
-    std::vector<std::int32_t> pool;
-    pool.reserve(static_cast<std::size_t>(c.n));
-    for (index_t i = 0; i < c.n; ++i)
-        if (in.drop[i] == kEligible && !pinned[static_cast<std::size_t>(i)]) pool.push_back(static_cast<std::int32_t>(i));
+    // Written branch-free (store, then advance when kept): whether an item is eligible is a
+    // branch the CPU mispredicts about once per dropped item.
+    std::vector<std::int32_t> pool(static_cast<std::size_t>(c.n));
+    std::size_t pool_end = 0;
+    for (index_t i = 0; i < c.n; ++i) {
+        pool[pool_end] = static_cast<std::int32_t>(i);
+        pool_end += static_cast<std::size_t>((in.drop[i] == kEligible) & (pinned[static_cast<std::size_t>(i)] == 0));
+    }
+    pool.resize(pool_end);
     if (p.candidates > 0 && static_cast<std::int64_t>(pool.size()) > p.candidates) {
         const double* s = in.scores;
         std::vector<std::int32_t> best = pool;
@@ -472,12 +477,12 @@ void select_slots(const SelectionInput& in, SelectionResult& out) {
     for (const PlacedPin& pin : placed)  // placed pins have slot < k
         if (pin.slot < p.key_count && (flag_of(pin.candidate) & kFlagFeatured)) ++st.featured_in_key;
     st.remaining = pool_size;
-    for (std::int32_t i : st.pool) {
-        const std::uint32_t f = flag_of(i);
-        if (f & kFlagHarmful) {
-            ++st.remaining_harmful;
-        } else if (f & kFlagFeatured) {
-            ++st.remaining_featured_not_harmful;
+    if (flags != nullptr) {
+        for (std::int32_t i : st.pool) {
+            const std::uint32_t f = flags[i];
+            const bool harmful = (f & kFlagHarmful) != 0;
+            st.remaining_harmful += harmful;
+            st.remaining_featured_not_harmful += !harmful & ((f & kFlagFeatured) != 0);
         }
     }
 
