@@ -73,3 +73,50 @@ def test_certificate_catches_a_wrong_drop_code():
     res.drop_codes = res.drop_codes.copy()
     res.drop_codes[1] = 0
     assert not ranker.certify(res, cands, user, policy).equivalent
+
+
+@pytest.mark.parametrize("method", ["none", "mmr", "dpp"])
+def test_certificate_accepts_a_tie_at_the_truncation_boundary(method):
+    """With diversity.candidates = M, an item whose score ties the M-th may be in one backend's
+    pool and not the other's (float rounding). Items 3 and 8 have the same embedding, so the
+    same score: the reference keeps 3, and a result drawn from the pool with 8 instead of 3
+    is a tie. A pool differing by an item well below the boundary is still a divergence."""
+    rng = np.random.default_rng(11)
+    n, d, m = 12, 4, 6
+    emb = rng.normal(size=(n, d)).astype(np.float32)
+    user = ranker.User(embedding=rng.normal(size=d))
+    u = user.embedding.astype(np.float64)
+    scores = emb.astype(np.float64) @ u
+    # Items 3 and 8 (the same row) get a score between the 5th and 6th best of the others, so
+    # the boundary of the best M = 6 falls between them.
+    order = [int(i) for i in np.argsort(-scores) if i not in (3, 8)]
+    above, below = order[:m - 1], order[m - 1:]
+    target = (scores[above[-1]] + scores[below[0]]) / 2
+    emb[3] = emb[8] = (target * u / (u @ u)).astype(np.float32)
+    scores = emb.astype(np.float64) @ u
+    assert scores[above].min() > scores[3] == scores[8] > scores[below].max()
+    cands = ranker.Candidates(item_id=np.arange(n), embedding=emb, prior=np.zeros(n))
+    policy = ranker.Policy.from_dict({"k": m, "diversity": {"method": method, "candidates": m}})
+    ref = ranker.rank(cands, user, policy, backend="reference")
+    assert 3 in ref.indices.tolist() and 8 not in ref.indices.tolist()
+
+    # The page the reference serves from the pool holding 8 instead of 3: the reference itself
+    # on the request with item 3 dropped (BLOCKED), so that 8 moves up into the best M.
+    flags = np.zeros(n, dtype=np.uint32)
+    flags[3] = ranker.Flag.BLOCKED
+    without_3 = ranker.Candidates(item_id=np.arange(n), embedding=emb, prior=np.zeros(n), flags=flags)
+    alt = ranker.rank(without_3, user, policy, backend="reference")
+    assert 8 in alt.indices.tolist()
+    res = ranker.rank(cands, user, policy, backend="reference")
+    res.indices, res.scores = alt.indices.copy(), alt.scores.copy()
+    res.reasons, res.prices = alt.reasons.copy(), alt.prices.copy()
+    cmp = ranker.certify(res, cands, user, policy)
+    assert cmp.equivalent, cmp.divergences
+    assert [t for t in cmp.ties if t.get("kind") == "truncation"] == [
+        {"kind": "truncation", "native_pool_adds": [8], "native_pool_drops": [3], "gap": 0.0}]
+
+    # The lowest-scored item in 8's place: outside the pool and no tie, so not allowed.
+    far = int(below[-1])
+    res.indices = np.where(alt.indices == 8, far, alt.indices)
+    cmp = ranker.certify(res, cands, user, policy)
+    assert not cmp.equivalent and "not allowed" in cmp.divergences[0]

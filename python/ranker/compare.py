@@ -67,6 +67,40 @@ def _objective_gap(best: float, chosen: float, dpp: bool) -> tuple[float, bool]:
     return gap, gap <= OBJECTIVE_RTOL * (1.0 + abs(best))
 
 
+def _score_tolerance(score: float) -> float:
+    return SCORE_RTOL * (1.0 + abs(score))
+
+
+def _truncation_swap(native_items: list, selector: reference.Selector, scores: dict, limit: int):
+    """The pool the native result was drawn from, when it differs from the reference's only by a
+    tie at the truncation boundary: ``(pool, tie)``, else None.
+
+    With ``diversity.candidates = M``, which items make the best M is decided by scores, and
+    scores differ by float rounding: an item whose score ties the M-th within SCORE_RTOL may be in
+    one backend's pool and not the other's. The native items outside the reference pool (X) then
+    replace as many reference pool items the native result did not select (Y, the lowest ranked),
+    provided every item of X ties every item of Y. Anything else is left to the replay, which
+    reports it.
+    """
+    if limit <= 0:
+        return None
+    outside = [i for i in dict.fromkeys(native_items)
+               if i not in selector.pool and i in scores and i not in selector.pinned_items]
+    if not outside:
+        return None
+    chosen = set(native_items)
+    leaving = sorted((i for i in selector.pool if i not in chosen), key=lambda i: (scores[i], -i))[:len(outside)]
+    if len(leaving) < len(outside):
+        return None
+    lowest_in = min(scores[i] for i in outside)
+    highest_out = max(scores[i] for i in leaving)
+    gap = highest_out - lowest_in
+    if gap > _score_tolerance(highest_out):
+        return None
+    pool = (selector.pool - set(leaving)) | set(outside)
+    return pool, {"kind": "truncation", "native_pool_adds": outside, "native_pool_drops": leaving, "gap": gap}
+
+
 def certify(result: RankResult, candidates: Candidates, user: User, policy: Policy, k: int | None = None,
             history: HistoryLike = None) -> Comparison:
     """Check a given result (normally the native one) against the reference by the certificate rule."""
@@ -105,6 +139,11 @@ def certify(result: RankResult, candidates: Candidates, user: User, policy: Poli
     scores = reference.compute_scores(req, drop_codes)
     selector = reference.Selector(req, drop_codes, scores)
     native_items = np.asarray(result.indices).tolist()
+    swap = _truncation_swap(native_items, selector, scores, req.policy["diversity"]["candidates"])
+    if swap is not None:
+        pool, tie = swap
+        selector = reference.Selector(req, drop_codes, scores, pool=pool)
+        ties.append(tie)
     native_reasons = np.asarray(result.reasons).tolist()
     dpp = req.policy["diversity"]["method"] == "dpp"
     for slot, item in enumerate(native_items):
@@ -171,7 +210,7 @@ def certify(result: RankResult, candidates: Candidates, user: User, policy: Poli
         if not (a == b or (math.isnan(a) and math.isnan(b))):
             divergences.append(f"slot {slot}: price {a} vs reference {b}")
     for slot, (a, b) in enumerate(zip(np.asarray(result.scores).tolist(), replay.scores)):
-        if abs(a - b) > SCORE_RTOL * (1.0 + abs(b)):
+        if abs(a - b) > _score_tolerance(b):
             divergences.append(f"slot {slot}: score {a} vs reference {b}")
     return Comparison(not divergences, ties, divergences, native=result)
 

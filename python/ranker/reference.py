@@ -365,6 +365,16 @@ def compute_scores(req: Request, drop_codes: list) -> dict:
 # Step 3: selection, slot by slot.
 
 
+def truncated_pool(req: Request, drop_codes: list, scores: dict, pinned_items: set) -> list:
+    """The pool: the eligible items no pin holds; with ``diversity.candidates = M > 0``, only the
+    best M of them by (score desc, index asc)."""
+    pool = [i for i, code in enumerate(drop_codes) if code == ELIGIBLE and i not in pinned_items]
+    limit = req.policy["diversity"]["candidates"]
+    if limit > 0 and len(pool) > limit:
+        pool = sorted(pool, key=lambda i: (-scores[i], i))[:limit]
+    return pool
+
+
 @dataclass
 class SlotOptions:
     """What a slot allows, given everything placed before it."""
@@ -386,7 +396,8 @@ def norm(v: list) -> float:
 class Selector:
     """The state of selection: what is placed where, plus the MMR/DPP state over the pool."""
 
-    def __init__(self, req: Request, drop_codes: list, scores: dict) -> None:
+    def __init__(self, req: Request, drop_codes: list, scores: dict, pool: Optional[set] = None) -> None:
+        """``pool`` replaces the pool of step 3 (the certificate uses it for truncation ties)."""
         self.req, self.scores = req, scores
         p = req.policy
         self.k = req.k
@@ -402,6 +413,8 @@ class Selector:
         self.relaxed_slots, self.fill_slots, self.diversity_slots = set(), set(), set()
         self._place_pins(drop_codes)
         self._make_pool(drop_codes)
+        if pool is not None:
+            self.pool = set(pool)
         self._norms = {}
         self._init_objective_state()
 
@@ -431,11 +444,7 @@ class Selector:
             self.pin_status.append(status)
 
     def _make_pool(self, drop_codes: list) -> None:
-        pool = [i for i, code in enumerate(drop_codes) if code == ELIGIBLE and i not in self.pinned_items]
-        limit = self.req.policy["diversity"]["candidates"]
-        if limit > 0 and len(pool) > limit:
-            pool = sorted(pool, key=lambda i: (-self.scores[i], i))[:limit]
-        self.pool = set(pool)
+        self.pool = set(truncated_pool(self.req, drop_codes, self.scores, self.pinned_items))
         self.selected = set()
 
     def placed_pins_in_slot_order(self) -> list:
