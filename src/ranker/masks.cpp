@@ -48,7 +48,7 @@ void compute_drop_codes(const CandidatesView& c, const UserView& u, const Policy
 
     // Drop codes are numbered in pipeline order, so "the first rule that removes an item" is the
     // smallest code among the rules that fire. Each rule is one branch-free pass that lowers
-    // drop[i] to its code (the compiler vectorises them); the if/else-if chain they replace
+    // drop[i] to its code (the compiler vectorises most of them); the if/else-if chain they replace
     // cost a mispredicted branch about every other item. kNone stands for "no rule yet".
     const std::size_t n = static_cast<std::size_t>(c.n);
     constexpr std::uint8_t kNone = 0xff;

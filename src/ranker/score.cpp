@@ -67,8 +67,8 @@ void compute_scores(const CandidatesView& c, const UserView& u, const Policy& p,
     std::fill(tag_match, tag_match + n, std::uint8_t{0});
     if (use_tags) {
         const std::size_t total = static_cast<std::size_t>(c.tag_count);
-        // Positions whose tag may be an interest (the filter is exact for most tags that are
-        // not), appended branch-free: most item tags are not interests.
+        // The positions whose tag passes the interest filter, appended branch-free: most item
+        // tags are not interests, and the filter turns most of those away.
         std::vector<std::int32_t> hits(total);
         std::size_t hit_count = 0;
         for (std::size_t j = 0; j < total; ++j) {

@@ -50,6 +50,26 @@ TEST(masks, daily_limit_bands) {
     CHECK(request_status(u, p) == kStatusOk);
 }
 
+namespace {
+// A 12-year-old in minor mode at noon who deleted tag 42, and a policy with every rule of step 1
+// on: fraud max_risk 0.5, price parity drop (abs_tol 0.1, rel_tol 0.01), deleted tags suppressed.
+Policy every_rule_of_step_one(Request& r) {
+    r.deleted = {42};
+    r.user_flags.minor_mode = true;
+    r.user_flags.age = 12;
+    r.user_flags.local_minute = 12 * 60;
+    r.user_flags.usage_minutes_today = 0;
+    Policy p = ranker_test::prior_policy(5);
+    p.max_risk = 0.5;
+    p.price_action = PriceAction::kDrop;
+    p.abs_tol = 0.1;
+    p.rel_tol = 0.01;
+    p.deletion_suppress = true;
+    validate_policy(p);
+    return p;
+}
+}  // namespace
+
 // One item per rule, plus items that trip several rules (the first in pipeline order wins).
 TEST(masks, drop_codes_follow_pipeline_order) {
     Request r;
@@ -83,19 +103,8 @@ TEST(masks, drop_codes_follow_pipeline_order) {
         r.tag_ids.push_back(i == 9 ? 42 : 1);
         r.tag_indptr[i + 1] = static_cast<std::int64_t>(r.tag_ids.size());
     }
-    r.deleted = {42};
     r.seen = {r.item_id[10], 999999};
-    r.user_flags.minor_mode = true;
-    r.user_flags.age = 12;
-    r.user_flags.local_minute = 12 * 60;
-    r.user_flags.usage_minutes_today = 0;
-    Policy p = ranker_test::prior_policy(5);
-    p.max_risk = 0.5;
-    p.price_action = PriceAction::kDrop;
-    p.abs_tol = 0.1;
-    p.rel_tol = 0.01;  // 10.5 vs 10: |0.5| > 0.1 + 0.1
-    p.deletion_suppress = true;
-    validate_policy(p);
+    Policy p = every_rule_of_step_one(r);  // 10.5 vs 10: |0.5| > 0.1 + 0.01 * 10
     const RankOutput out = rank(r.candidates(), r.user(), p, 5, nullptr);
     const std::vector<std::uint8_t> expected = {kEligible,     kDropDuplicate,  kDropBlocked,     kDropUnlabeledSynthetic,
                                                 kEligible,     kDropMinorHarmful, kDropMinorAge,  kDropFraudRisk,
@@ -159,18 +168,7 @@ TEST(masks, every_combination_of_rules_gives_the_first_in_pipeline_order) {
         add(flags, trips(kAge), trips(kRisk), trips(kParity), trips(kDeleted), code);
         if (trips(kDuplicate)) r.item_id.back() = r.item_id[combination];
     }
-    r.deleted = {42};
-    r.user_flags.minor_mode = true;
-    r.user_flags.age = 12;
-    r.user_flags.local_minute = 12 * 60;
-    r.user_flags.usage_minutes_today = 0;
-    Policy p = ranker_test::prior_policy(5);
-    p.max_risk = 0.5;
-    p.price_action = PriceAction::kDrop;
-    p.abs_tol = 0.1;
-    p.rel_tol = 0.01;  // 20 vs 10 violates, 10 vs 10 does not
-    p.deletion_suppress = true;
-    validate_policy(p);
+    const Policy p = every_rule_of_step_one(r);  // 20 vs 10 violates parity, 10 vs 10 does not
     const RankOutput out = rank(r.candidates(), r.user(), p, 5, nullptr);
     CHECK(out.drop_codes == expected);
     for (int code = 0; code < kDropCodeCount; ++code)
