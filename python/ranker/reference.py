@@ -365,16 +365,6 @@ def compute_scores(req: Request, drop_codes: list) -> dict:
 # Step 3: selection, slot by slot.
 
 
-def truncated_pool(req: Request, drop_codes: list, scores: dict, pinned_items: set) -> list:
-    """The pool: the eligible items no pin holds; with ``diversity.candidates = M > 0``, only the
-    best M of them by (score desc, index asc)."""
-    pool = [i for i, code in enumerate(drop_codes) if code == ELIGIBLE and i not in pinned_items]
-    limit = req.policy["diversity"]["candidates"]
-    if limit > 0 and len(pool) > limit:
-        pool = sorted(pool, key=lambda i: (-scores[i], i))[:limit]
-    return pool
-
-
 @dataclass
 class SlotOptions:
     """What a slot allows, given everything placed before it."""
@@ -412,9 +402,7 @@ class Selector:
         self.ended_at = None
         self.relaxed_slots, self.fill_slots, self.diversity_slots = set(), set(), set()
         self._place_pins(drop_codes)
-        self._make_pool(drop_codes)
-        if pool is not None:
-            self.pool = set(pool)
+        self._make_pool(drop_codes, pool)
         self._norms = {}
         self._init_objective_state()
 
@@ -443,9 +431,16 @@ class Selector:
                     self.pin_slot_of[i] = pin["slot"]
             self.pin_status.append(status)
 
-    def _make_pool(self, drop_codes: list) -> None:
-        self.pool = set(truncated_pool(self.req, drop_codes, self.scores, self.pinned_items))
+    def _make_pool(self, drop_codes: list, given: Optional[set]) -> None:
         self.selected = set()
+        if given is not None:
+            self.pool = set(given)
+            return
+        pool = [i for i, code in enumerate(drop_codes) if code == ELIGIBLE and i not in self.pinned_items]
+        limit = self.req.policy["diversity"]["candidates"]
+        if limit > 0 and len(pool) > limit:
+            pool = sorted(pool, key=lambda i: (-self.scores[i], i))[:limit]
+        self.pool = set(pool)
 
     def placed_pins_in_slot_order(self) -> list:
         return [i for _, i in sorted((s, i) for i, s in self.pin_slot_of.items())]
