@@ -36,6 +36,14 @@ bool all_finite_scalar(const float* e, std::size_t d) {
     return bad == 0;
 }
 
+bool valid_prices_scalar(const double* x, std::size_t n) {
+    // Ordered comparisons are false for NaN, so NaN (no price) passes both; so does -0.0.
+    std::uint32_t bad = 0;
+    for (std::size_t i = 0; i < n; ++i)
+        bad |= static_cast<std::uint32_t>((x[i] < 0.0) | (x[i] > std::numeric_limits<double>::max()));
+    return bad == 0;
+}
+
 // Four independent partial sums: a single running sum waits on the add latency per element.
 // Shared by dot_f64 and dot_mixed (a float input is widened as it is read).
 template <class A, class B>
@@ -112,7 +120,7 @@ void widen_scaled_scalar(const float* e, double scale, double* out, std::size_t 
 }
 
 const KernelTable kScalar{dot_scalar,           norm2_scalar,        dot_fast_scalar,
-                          all_finite_scalar,    dot_fast_rows_scalar, dot_f64_scalar,
+                          all_finite_scalar,    valid_prices_scalar, dot_fast_rows_scalar, dot_f64_scalar,
                           dot_mixed_scalar,     dot_mixed_basis_scalar,
                           dot_block_scalar,     dot_rows_scalar,      projection_moments_scalar, norm2_dot_rows_scalar,
                           widen_scaled_scalar,
@@ -192,6 +200,19 @@ RANKER_AVX2 inline bool all_finite_avx2(const float* e, std::size_t d) {
     bool ok = _mm256_testz_si256(bad, bad) != 0;
     for (; j < d; ++j) ok = ok && std::isfinite(e[j]);
     return ok;
+}
+
+// Four prices per compare; both comparisons are ordered (_OQ: false for NaN, no exception).
+RANKER_AVX2 bool valid_prices_avx2(const double* x, std::size_t n) {
+    const __m256d zero = _mm256_setzero_pd();
+    const __m256d top = _mm256_set1_pd(std::numeric_limits<double>::max());
+    __m256d bad = _mm256_setzero_pd();
+    std::size_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+        const __m256d v = _mm256_loadu_pd(x + i);
+        bad = _mm256_or_pd(bad, _mm256_or_pd(_mm256_cmp_pd(v, zero, _CMP_LT_OQ), _mm256_cmp_pd(v, top, _CMP_GT_OQ)));
+    }
+    return _mm256_movemask_pd(bad) == 0 && valid_prices_scalar(x + i, n - i);
 }
 
 // The per-row kernels inlined into one loop: no indirect call and no setup per row.
@@ -500,7 +521,7 @@ RANKER_AVX2 void widen_scaled_avx2(const float* e, double scale, double* out, st
 }
 
 const KernelTable kAvx2{dot_avx2,           norm2_avx2,        dot_fast_avx2,
-                        all_finite_avx2,    dot_fast_rows_avx2, dot_f64_avx2,
+                        all_finite_avx2,    valid_prices_avx2, dot_fast_rows_avx2, dot_f64_avx2,
                         dot_mixed_avx2,     dot_mixed_basis_avx2,
                         dot_block_avx2,     dot_rows_avx2,      projection_moments_avx2, norm2_dot_rows_avx2,
                         widen_scaled_avx2,

@@ -1,5 +1,6 @@
 // Dot-product and norm kernels over float32 rows, accumulated in double (every float*float
-// product is exact in double, so only the summation order differs between variants).
+// product is exact in double, so only the summation order differs between variants), and the
+// per-request column checks that the baseline x86-64 build cannot vectorise.
 // A scalar variant (the test oracle) and an AVX2+FMA variant; the choice is made once, at
 // first use, from the CPU's features (RANKER_SIMD=scalar forces the scalar one).
 #pragma once
@@ -21,6 +22,9 @@ struct KernelTable {
     double (*dot_fast)(const float* u, const float* e, std::size_t d);
     // True when every e[j] is finite (exponent bits not all ones).
     bool (*all_finite)(const float* e, std::size_t d);
+    // True when every x[i] is a price or no price: NaN, or in [0, max finite double] (-0.0
+    // included). The validation of the price columns, run on every request.
+    bool (*valid_prices)(const double* x, std::size_t n);
     // The scoring pass over n rows of e (row-major, d columns), in one call: out[i] =
     // dot_fast(u, row i) where want[i] != 0, else 0.0 when row i is all finite and NaN when it
     // is not. A non-finite out[i] sends the caller to the exact per-row checks.

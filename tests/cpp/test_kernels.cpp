@@ -110,6 +110,27 @@ TEST(kernels, non_finite_entries_make_sums_non_finite) {
     }
 }
 
+// Every length off and on the 4-lane grid, with one bad value at each position in turn.
+TEST(kernels, valid_prices_refuses_negative_and_infinite_prices_only) {
+    const double nan = std::numeric_limits<double>::quiet_NaN();
+    const double max = std::numeric_limits<double>::max();
+    for (const KernelTable* k : {&scalar_kernels(), avx2_kernels()}) {
+        if (k == nullptr) continue;
+        for (std::size_t n : {0, 1, 3, 4, 5, 8, 13}) {
+            std::vector<double> x(n);
+            for (std::size_t i = 0; i < n; ++i) x[i] = std::vector<double>{0.0, -0.0, nan, 2.5, max}[i % 5];
+            CHECK(k->valid_prices(x.data(), n));
+            for (std::size_t at = 0; at < n; ++at) {
+                for (double bad : {-1e-300, -1.0, -max, -HUGE_VAL, HUGE_VAL}) {
+                    std::vector<double> y = x;
+                    y[at] = bad;
+                    CHECK(!k->valid_prices(y.data(), n));
+                }
+            }
+        }
+    }
+}
+
 TEST(kernels, dot_fast_rows_matches_the_row_kernels) {
     std::mt19937_64 rng(9);
     std::normal_distribution<float> g;
