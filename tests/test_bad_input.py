@@ -231,3 +231,25 @@ def test_no_partial_result_on_error(backend):
     with pytest.raises(ValueError, match=r"request 1: candidates\.fraud_risk"):
         ranker.rank_batch([(good, user()), (bad, user()), (good, user())], STRICT, threads=2, backend=backend)
     assert sum(ranker.rank(good, user(), STRICT, backend=backend).counts.values()) == N
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("personalized", [True, False])
+def test_an_overflowing_score_refuses_only_when_the_item_is_eligible(backend, personalized):
+    """Finite inputs whose weighted sum overflows double: refused for an eligible item, since
+    ranking by inf would be meaningless; ignored for a dropped one, whose score is never used."""
+    policy = ranker.Policy.from_dict({"weights": {"prior": 1e308}})
+    prior = np.full(N, 0.5, np.float32)
+    prior[5] = 4.0  # 4e308 overflows; 0.5e308 does not
+    u = user() if personalized else user(personalized=False)
+    with pytest.raises(ValueError, match=r"candidates\.embedding: the score of (item|candidate) 5 overflows"):
+        ranker.rank(ranker.Candidates(**fields(prior=prior)), u, policy, backend=backend)
+    ids = np.arange(N)
+    ids[2] = 0  # item 2 repeats item 0's id: dropped as a duplicate, and overflowing too
+    prior[2] = 4.0
+    with pytest.raises(ValueError, match=r"the score of (item|candidate) 5 overflows"):  # not 2
+        ranker.rank(ranker.Candidates(**fields(prior=prior, item_id=ids)), u, policy, backend=backend)
+    ids[5] = 0  # item 5 as well: no eligible item overflows
+    result = ranker.rank(ranker.Candidates(**fields(prior=prior, item_id=ids)), u, policy, backend=backend)
+    assert result.drop_codes[2] == result.drop_codes[5] == ranker.Drop.DUPLICATE
+    assert sorted(result.indices.tolist()) == [0, 1, 3, 4, 6, 7]

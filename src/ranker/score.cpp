@@ -63,7 +63,7 @@ void compute_scores(const CandidatesView& c, const UserView& u, const Policy& p,
     // item's loop runs for its own (varying) tag count, and its exit branch was mispredicted
     // about once per item. Per item, weights are still added in tag order, so the sums are
     // the same.
-    std::vector<double> tag_sum(use_tags ? n : 0, 0.0);
+    std::vector<double> tag_sum(u.personalized ? n : 0, 0.0);  // zeros where no tag counts
     std::fill(tag_match, tag_match + n, std::uint8_t{0});
     if (use_tags) {
         const std::size_t total = static_cast<std::size_t>(c.tag_count);
@@ -93,20 +93,23 @@ void compute_scores(const CandidatesView& c, const UserView& u, const Policy& p,
             tag_match[i] = 1;
         }
     }
-    // dot[i] is only computed when w_rel != 0 (embedding_pass); w_rel * dot would be 0 anyway.
-    const bool use_dot = u.personalized && p.w_rel != 0.0;
-    for (std::size_t i = 0; i < n; ++i) {
-        if (drop[i] != kEligible) continue;
-        const double prior_term = p.w_prior * static_cast<double>(c.prior[i]);
-        if (!u.personalized) {
-            scores[i] = prior_term;
-        } else {
-            const double relevance_term = use_dot ? p.w_rel * dot[i] : 0.0;
-            const double tag_term = use_tags ? tag_sum[i] : 0.0;
-            scores[i] = relevance_term + p.w_tag * tag_term + prior_term;
-        }
-        if (!std::isfinite(scores[i])) fail_score_overflow(static_cast<index_t>(i));
+    // Every row gets a score, eligible or not (a dropped row's score is never read), so the
+    // loops have no branch on the drop code and vectorise; only an eligible row's overflow
+    // fails the request. dot[i] is 0 where it was not computed (w_rel == 0: w_rel * dot would
+    // be 0 anyway), tag_sum[i] is 0 where no tag counts: the same sums as term by term.
+    if (!u.personalized) {
+        for (std::size_t i = 0; i < n; ++i) scores[i] = p.w_prior * static_cast<double>(c.prior[i]);
+    } else {
+        const double w_rel = p.w_rel != 0.0 ? p.w_rel : 0.0;
+        for (std::size_t i = 0; i < n; ++i)
+            scores[i] = w_rel * dot[i] + p.w_tag * tag_sum[i] + p.w_prior * static_cast<double>(c.prior[i]);
     }
+    std::uint32_t overflow = 0;
+    for (std::size_t i = 0; i < n; ++i)
+        overflow |= static_cast<std::uint32_t>(drop[i] == kEligible) & static_cast<std::uint32_t>(!std::isfinite(scores[i]));
+    if (overflow == 0) return;
+    for (std::size_t i = 0; i < n; ++i)
+        if (drop[i] == kEligible && !std::isfinite(scores[i])) fail_score_overflow(static_cast<index_t>(i));
 }
 
 }  // namespace ranker

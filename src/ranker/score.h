@@ -48,7 +48,8 @@ ActiveTags active_tags(const UserView& u, const Policy& p);
 // the diversity objectives compute them for the few rows they evaluate.
 void embedding_pass(const CandidatesView& c, const float* u, const std::uint8_t* want_dot, double* dot);
 
-// scores[i] for eligible rows (drop[i] == 0); tag_match[i] = 1 when the item carries an active
+// scores[i] for every row, meaningful for eligible rows (drop[i] == 0) only; throws InvalidInput
+// when an eligible row's score is not finite. tag_match[i] = 1 when the item carries an active
 // tag (only meaningful when personalized). dot: from embedding_pass (read when personalized).
 void compute_scores(const CandidatesView& c, const UserView& u, const Policy& p, const ActiveTags& tags,
                     const std::uint8_t* drop, const double* dot, double* scores, std::uint8_t* tag_match);
