@@ -34,7 +34,8 @@ int request_status(const UserView& u, const Policy& p) {
 void compute_drop_codes(const CandidatesView& c, const UserView& u, const Policy& p, FirstIndexTable& first_index,
                         std::uint8_t* drop, std::int64_t* counts) {
     const bool age_gate = u.minor_mode || u.age != -1;
-    const std::int64_t age_eff = u.age == -1 ? 0 : u.age;
+    // int, not int64: SSE2 has no 64-bit compare, so the age pass would not vectorise.
+    const int age_eff = u.age == -1 ? 0 : static_cast<int>(u.age);  // validated: [0, 150]
     const double risk_threshold = u.elderly ? std::min(p.max_risk, p.elderly_max_risk) : p.max_risk;
     const bool risk_rule = risk_threshold < 1.0;
     const bool parity_rule = p.price_action == PriceAction::kDrop && c.offered_price != nullptr;
@@ -61,7 +62,10 @@ void compute_drop_codes(const CandidatesView& c, const UserView& u, const Policy
     };
     if (c.flags != nullptr) {
         const std::uint32_t* flags = c.flags;
-        lower_to(kDropBlocked, [&](std::size_t i) { return (flags[i] & kFlagBlocked) != 0; });
+        // Bit 0 shifted to the top and tested there: GCC 12 turns "(flags & 1) != 0" into a bool
+        // conversion it does not vectorise.
+        static_assert(kFlagBlocked == 1, "the blocked test reads bit 0");
+        lower_to(kDropBlocked, [&](std::size_t i) { return (flags[i] << 31) != 0u; });
         lower_to(kDropUnlabeledSynthetic, [&](std::size_t i) {
             return (flags[i] & (kFlagSynthetic | kFlagSyntheticLabeled)) == kFlagSynthetic;
         });
@@ -69,7 +73,7 @@ void compute_drop_codes(const CandidatesView& c, const UserView& u, const Policy
     }
     if (age_gate && c.min_age != nullptr) {
         const std::uint8_t* min_age = c.min_age;  // min_age 0 never exceeds age_eff >= 0
-        lower_to(kDropMinorAge, [&](std::size_t i) { return static_cast<std::int64_t>(min_age[i]) > age_eff; });
+        lower_to(kDropMinorAge, [&](std::size_t i) { return static_cast<int>(min_age[i]) > age_eff; });
     }
     if (risk_rule) {
         const float* risk = c.fraud_risk;
@@ -77,10 +81,13 @@ void compute_drop_codes(const CandidatesView& c, const UserView& u, const Policy
     }
     if (parity_rule) {
         // A missing price (NaN) never violates (masks.h).
+        // Everything the test reads is copied into locals: drop is a byte array, so the
+        // compiler must assume a store to it can change p.abs_tol, and would not vectorise.
         const double* offered = c.offered_price;
         const double* reference = c.reference_price;
+        const double abs_tol = p.abs_tol, rel_tol = p.rel_tol;
         lower_to(kDropPriceParity,
-                 [&](std::size_t i) { return violates_parity(offered[i], reference[i], p.abs_tol, p.rel_tol); });
+                 [&](std::size_t i) { return violates_parity(offered[i], reference[i], abs_tol, rel_tol); });
     }
     // Duplicates come first in pipeline order; every item is inserted, in index order, so the
     // table maps each id to its lowest index.

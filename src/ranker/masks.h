@@ -2,6 +2,7 @@
 // the first rule in pipeline order that removes it). docs/semantics.md, "Step 0" and "Step 1".
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 #include <vector>
 
@@ -25,10 +26,9 @@ void compute_drop_codes(const CandidatesView& c, const UserView& u, const Policy
 // uses -ffp-contract=off so no FMA is fused in). False when either price is NaN (no price):
 // the final comparison is then with NaN.
 inline bool violates_parity(double offered, double reference, double abs_tol, double rel_tol) {
-    const double diff = offered - reference;
-    const double magnitude = diff < 0 ? -diff : diff;
-    const double ref_magnitude = reference < 0 ? -reference : reference;
-    return magnitude > abs_tol + rel_tol * ref_magnitude;
+    // The reference's expression, abs(o - r) > abs_tol + rel_tol * abs(r); fabs is one bit mask
+    // per lane when the drop-code pass is vectorised.
+    return std::fabs(offered - reference) > abs_tol + rel_tol * std::fabs(reference);
 }
 
 }  // namespace ranker
