@@ -31,7 +31,8 @@ RankOutput rank(const CandidatesView& c, const UserView& u, const Policy& p, std
     // One pass over every embedding row: validation for all rows, dot for scored rows.
     const bool need_dot = u.personalized && p.w_rel != 0.0;
     std::unique_ptr<std::uint8_t[]> want_dot(new std::uint8_t[std::max<std::size_t>(1, n)]);
-    for (std::size_t i = 0; i < n; ++i) want_dot[i] = need_dot && out.drop_codes[i] == kEligible;
+    const std::uint8_t* drop = out.drop_codes.data();
+    for (std::size_t i = 0; i < n; ++i) want_dot[i] = static_cast<std::uint8_t>(need_dot & (drop[i] == kEligible));
     std::unique_ptr<double[]> dot(new double[std::max<std::size_t>(1, n)]);
     embedding_pass(c, u.embedding, want_dot.get(), dot.get());
 
