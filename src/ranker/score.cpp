@@ -95,8 +95,9 @@ void compute_scores(const CandidatesView& c, const UserView& u, const Policy& p,
     }
     // Every row gets a score, eligible or not (a dropped row's score is never read), so the
     // loops have no branch on the drop code and vectorise; only an eligible row's overflow
-    // fails the request. dot[i] is 0 where it was not computed (w_rel == 0: w_rel * dot would
-    // be 0 anyway), tag_sum[i] is 0 where no tag counts: the same sums as term by term.
+    // fails the request. A term the request does not use is +0.0 (dot[i] where it was not
+    // computed, tag_sum[i] where no tag counts, w_rel when zero, -0.0 included), exactly as when
+    // such terms were left out of the sum.
     if (!u.personalized) {
         for (std::size_t i = 0; i < n; ++i) scores[i] = p.w_prior * static_cast<double>(c.prior[i]);
     } else {
