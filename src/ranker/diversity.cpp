@@ -10,7 +10,7 @@ namespace ranker {
 // ---- MMR ----
 
 MmrObjective::MmrObjective(double lambda, std::size_t d, const double* pool_scores, std::int32_t pool_size,
-                           std::vector<const float*> rows, std::size_t placed_capacity)
+                           double lowest, double highest, std::vector<const float*> rows, std::size_t placed_capacity)
     : lambda_(lambda),
       scores_(pool_scores),
       kern_(active_kernels()),
@@ -18,61 +18,17 @@ MmrObjective::MmrObjective(double lambda, std::size_t d, const double* pool_scor
       rows_(kern_, d, std::move(rows)),
       placed_(d, placed_capacity),
       max_cos_(static_cast<std::size_t>(pool_size), -std::numeric_limits<double>::infinity()),
-      compared_(static_cast<std::size_t>(pool_size), 0) {
+      compared_(static_cast<std::size_t>(pool_size), 0),
+      // Gain width (1 - lambda) / 8 is score width (1 - lambda) / (8 lambda); with lambda 1 the
+      // buckets are as fine as ScoreBuckets allows.
+      buckets_(pool_scores, pool_size, lowest, highest,
+               lambda < 1.0 ? 8.0 * lambda / (1.0 - lambda) : std::numeric_limits<double>::infinity()) {
+    const std::size_t most = buckets_.largest();
+    scratch_rows_.resize(most);
+    scratch_norm2_.resize(most);
+    scratch_dots_.resize(most);
     for (std::size_t row = static_cast<std::size_t>(pool_size); row < rows_.size(); ++row)
         placed_.add(rows_.row(row), rows_.inv_norm(row));
-}
-
-void MmrObjective::stage(std::vector<HeapEntry>& entries) {
-    if (placed_.empty() || entries.empty()) return;
-    RANKER_INVARIANT(!has_staged(), "items are staged once, when P gets its first member");
-    // Buckets of width (1 - lambda) / 8 below the largest bound (a sixteenth of the penalty's
-    // range), the last one open-ended: fine enough that a release primes few items the queue
-    // would not have reached, coarse enough that it primes many at a time.
-    constexpr std::size_t kBuckets = 64;  // < kNotStaged
-    // Each item's bound, computed once, replaces its key: `entries` is consumed here.
-    double top = -std::numeric_limits<double>::infinity();
-    for (HeapEntry& e : entries) {
-        e.key = never_compared_bound(e.local);
-        top = std::max(top, e.key);
-    }
-    const double buckets_per_unit = 8.0 / (1.0 - lambda_);  // inf when lambda is 1
-    auto bucket_of = [&](double bound) -> std::size_t {
-        const double steps = (top - bound) * buckets_per_unit;  // >= 0; NaN or inf when lambda is 1
-        return steps < static_cast<double>(kBuckets - 1) ? static_cast<std::size_t>(steps) : (steps >= 0.0 ? kBuckets - 1 : 0);
-    };
-    // Counting sort by bucket; the bound of a bucket is its largest key (the bucket index only
-    // falls as the key falls, so the bounds fall bucket after bucket). Each bucket lists its
-    // items in ascending local order, so a release reads their rows in memory order.
-    constexpr std::uint8_t kNotStaged = 0xff;
-    std::vector<std::uint8_t> bucket_by_local(max_cos_.size(), kNotStaged);
-    std::size_t count[kBuckets] = {};
-    double bound[kBuckets];
-    std::fill(bound, bound + kBuckets, -std::numeric_limits<double>::infinity());
-    for (const HeapEntry& e : entries) {
-        const std::size_t b = bucket_of(e.key);
-        bucket_by_local[static_cast<std::size_t>(e.local)] = static_cast<std::uint8_t>(b);
-        ++count[b];
-        bound[b] = std::max(bound[b], e.key);
-    }
-    std::size_t start[kBuckets];
-    std::size_t at = 0;
-    for (std::size_t b = 0; b < kBuckets; ++b) {
-        start[b] = at;
-        at += count[b];
-        if (count[b] > 0) {  // empty buckets are left out
-            bucket_end_.push_back(at);
-            bucket_bound_.push_back(bound[b]);
-        }
-    }
-    staged_.resize(entries.size());
-    for (std::size_t l = 0; l < bucket_by_local.size(); ++l)
-        if (bucket_by_local[l] != kNotStaged) staged_[start[bucket_by_local[l]]++] = static_cast<std::int32_t>(l);
-    entries.clear();
-    next_bucket_ = 0;
-    scratch_rows_.resize(staged_.size());
-    scratch_norm2_.resize(staged_.size());
-    scratch_dots_.resize(staged_.size());
 }
 
 void MmrObjective::compare_with_first_placed(const std::int32_t* locals, std::size_t count) {

@@ -10,8 +10,9 @@
 // far) the item cannot win this slot, and the key it has is still an upper bound. The rest of
 // the catch-up waits until the item reaches the top again, which on clustered data is often
 // never: this cuts the number of similarity evaluations by 2 to 10 times against a full
-// catch-up. An item's first comparison, with the first member of P, is made in bulk (see
-// "Staging" in MmrObjective). DPP is evaluated eagerly instead (kEager; see DppObjective for
+// catch-up. The lazy objectives hand the queue their items a bucket of scores at a time, and
+// MMR makes an item's first comparison, with the first member of P, in bulk (see "Staging" in
+// MmrObjective). DPP is evaluated eagerly instead (kEager; see DppObjective for
 // why), on float bounds, and the few items that could win a slot get their exact value. Either
 // way every value a selection rests on is computed with exactly the same operations, in the
 // same order, as in the textbook eager loop, so the selection is identical to it (tests/cpp
@@ -31,6 +32,7 @@
 
 #include "ranker/item_heap.h"
 #include "ranker/kernels.h"
+#include "ranker/score_buckets.h"
 #include "ranker/types.h"
 
 namespace ranker {
@@ -110,23 +112,35 @@ inline void mmr_cosines(const KernelTable& kern, const float* e, double inv, con
     for (std::size_t i = 0; i < count; ++i) out[i] *= inv;
 }
 
-// Objective = score (no diversity). Always fresh.
+// Objective = score (no diversity). Always fresh. Staged: its items join the queue a bucket of
+// scores at a time (score_buckets.h), the bucket's largest score being the largest key in it.
 class ScoreObjective {
   public:
     static constexpr bool kEager = false;
-    static constexpr bool kStaged = false;
+    static constexpr bool kStaged = true;
 
-    explicit ScoreObjective(const double* pool_scores) : scores_(pool_scores) {}
+    // lowest, highest: of pool_scores[0 .. pool_size).
+    ScoreObjective(const double* pool_scores, std::int32_t pool_size, double lowest, double highest)
+        : scores_(pool_scores),
+          buckets_(pool_scores, pool_size, lowest, highest, std::numeric_limits<double>::infinity()) {}
     double key(std::int32_t l) const { return scores_[l]; }
     bool fresh(std::int32_t) const { return true; }
     void refresh(std::int32_t, double) {}
     bool on_selected(std::int32_t) { return false; }
-    bool wants_fill(std::int32_t) const { return false; }
-    void start_fill() {}
     std::uint32_t slot_reason() const { return 0; }
+
+    bool has_staged() const { return !buckets_.empty(); }
+    double staged_bound() const { return buckets_.next_top_score(); }
+    template <class Push>
+    void release_staged(Push&& push) {
+        const std::int32_t *begin, *end;
+        buckets_.take(&begin, &end);
+        for (const std::int32_t* l = begin; l != end; ++l) push(HeapEntry{scores_[*l], *l});
+    }
 
   private:
     const double* scores_;
+    ScoreBuckets buckets_;
 };
 
 // MMR gain lambda * s_i - (1 - lambda) * max_{j in P} cos(e_i, e_j); P = history, placed pins,
@@ -135,10 +149,10 @@ class MmrObjective {
   public:
     static constexpr bool kEager = false;
 
-    // rows: the pool's embedding rows, then the rows placed before selection starts.
-    // placed_capacity: most rows P can ever hold.
-    MmrObjective(double lambda, std::size_t d, const double* pool_scores, std::int32_t pool_size,
-                 std::vector<const float*> rows, std::size_t placed_capacity);
+    // lowest, highest: of pool_scores[0 .. pool_size). rows: the pool's embedding rows, then the
+    // rows placed before selection starts. placed_capacity: most rows P can ever hold.
+    MmrObjective(double lambda, std::size_t d, const double* pool_scores, std::int32_t pool_size, double lowest,
+                 double highest, std::vector<const float*> rows, std::size_t placed_capacity);
 
     // Exact gain when fresh, else an upper bound of it: the gain against a prefix of P, or for
     // an item not compared with anything yet (P non-empty), the gain at cosine -1.
@@ -153,41 +167,45 @@ class MmrObjective {
     // placed in an empty P can raise gains (a negative cosine is a bonus), so old keys are
     // not upper bounds across that one step.
     bool on_selected(std::int32_t l);
-    bool wants_fill(std::int32_t) const { return false; }
-    void start_fill() {}
     std::uint32_t slot_reason() const { return kReasonDiversity; }
     double gain(std::int32_t l) const {
         if (placed_.empty()) return lambda_ * scores_[l];
         return lambda_ * scores_[l] - (1.0 - lambda_) * max_cos_[l];
     }
 
-    // Staging. An item with no cosine yet has only never_compared_bound as its key, about
+    // Staging. The pool waits in buckets of scores (score_buckets.h) and joins the queue a
+    // bucket at a time, when the bucket's bound could reach the slot's winner. While P is empty
+    // the bound is lambda times the bucket's largest score, the largest gain in it. Once P has
+    // a member, an item with no cosine yet has only never_compared_bound as its key, about
     // 2 (1 - lambda) above its real gain, so the queue would visit nearly every item near the
     // top once, only to see it fall below the slot's winner (617 of 752 refreshes per feed-1k
-    // request did just that). Once P has a member, the slot loop hands the queue's items to
-    // stage() instead; they wait here in buckets of descending key bound, and a whole bucket
-    // is compared with P's first member in one pass (norm2_dot_rows) when the queue could
-    // reach its bound. The items far below every slot's winner are never touched.
+    // request did just that); instead a released bucket is compared with P's first member in
+    // one pass (norm2_dot_rows) and its items join with those gains. The items far below every
+    // slot's winner are never touched. Buckets are (1 - lambda) / 8 wide in gain (a sixteenth
+    // of the penalty's range): fine enough that a release primes few items the queue would not
+    // have reached, coarse enough that it primes many at a time.
     static constexpr bool kStaged = true;
-    // Takes every entry of `entries` (none while P is empty) and clears it.
-    void stage(std::vector<HeapEntry>& entries);
-    bool has_staged() const { return next_bucket_ < bucket_end_.size(); }
+    bool has_staged() const { return !buckets_.empty(); }
     // The largest key of a staged item: the bound of the next bucket.
-    double staged_bound() const { return bucket_bound_[next_bucket_]; }
-    // Compares the next bucket's items with P's first member and hands each to push() with
-    // its key.
+    double staged_bound() const {
+        const double s = buckets_.next_top_score();
+        return placed_.empty() ? lambda_ * s : never_compared_bound_of_score(s);
+    }
+    // Hands the next bucket's items to push() with their keys (after the first comparison
+    // when P has a member).
     template <class Push>
     void release_staged(Push&& push) {
-        const std::size_t begin = next_bucket_ == 0 ? 0 : bucket_end_[next_bucket_ - 1];
-        const std::size_t end = bucket_end_[next_bucket_++];
-        compare_with_first_placed(staged_.data() + begin, end - begin);
-        for (std::size_t i = begin; i < end; ++i) push(HeapEntry{gain(staged_[i]), staged_[i]});
+        const std::int32_t *begin, *end;
+        buckets_.take(&begin, &end);
+        if (!placed_.empty()) compare_with_first_placed(begin, static_cast<std::size_t>(end - begin));
+        for (const std::int32_t* l = begin; l != end; ++l) push(HeapEntry{gain(*l), *l});
     }
 
   private:
     // The gain at the lowest cosine float rounding can give (-1 less ~1e-6): an upper bound of
     // the gain, monotone in the score (lambda <= 1, validated).
-    double never_compared_bound(std::int32_t l) const { return lambda_ * scores_[l] - (1.0 - lambda_) * (-1.0 - 1e-3); }
+    double never_compared_bound(std::int32_t l) const { return never_compared_bound_of_score(scores_[l]); }
+    double never_compared_bound_of_score(double s) const { return lambda_ * s - (1.0 - lambda_) * (-1.0 - 1e-3); }
     // The items' first comparison, with P's first member, in one pass over their rows.
     void compare_with_first_placed(const std::int32_t* locals, std::size_t count);
 
@@ -199,10 +217,7 @@ class MmrObjective {
     UnitRowBlock placed_;                 // P, in placement order
     std::vector<double> max_cos_;         // max cosine against placed_[0 .. compared_)
     std::vector<std::int32_t> compared_;  // how many of placed_ each item has been compared with
-    std::vector<std::int32_t> staged_;    // staged items, bucket after bucket
-    std::vector<std::size_t> bucket_end_;  // bucket b is staged_[bucket_end_[b - 1] .. bucket_end_[b])
-    std::vector<double> bucket_bound_;     // the largest key in bucket b
-    std::size_t next_bucket_ = 0;          // buckets before it are released
+    ScoreBuckets buckets_;                // items not yet handed to the queue
     std::vector<const float*> scratch_rows_;  // compare_with_first_placed's gathered rows and results
     std::vector<double> scratch_norm2_, scratch_dots_;
 };

@@ -175,15 +175,11 @@ void run_slots(SlotState& st, Objective& obj, SelectionResult& out) {
     const std::int32_t pool_size = static_cast<std::int32_t>(st.pool.size());
     // A lazy objective's items wait in a heap by (key desc, local asc); an eager objective
     // keeps its own items and finds the argmax itself (see find_best).
+    // A lazy objective hands its items to the heap a bucket at a time (kStaged, see
+    // release_staged below), so the heap starts empty.
+    static_assert(Objective::kEager || Objective::kStaged, "a lazy objective stages its items");
     ItemHeap heap;
-    if constexpr (!Objective::kEager) {
-        heap.reserve(static_cast<std::size_t>(pool_size) + 1);
-        std::vector<HeapEntry>& initial = heap.entries();
-        initial.resize(static_cast<std::size_t>(pool_size));
-        for (std::int32_t l = 0; l < pool_size; ++l) initial[static_cast<std::size_t>(l)] = {obj.key(l), l};
-        if constexpr (Objective::kStaged) obj.stage(initial);  // see release_staged below
-        heap.rebuild();
-    }
+    if constexpr (!Objective::kEager) heap.reserve(static_cast<std::size_t>(pool_size) + 1);
     // Items that were not allowed at an earlier slot, best first. Their keys cannot change
     // while they wait (only an allowed item is refreshed), so the list stays sorted and is
     // merged with the heap instead of being pushed back into it at every slot.
@@ -337,20 +333,13 @@ void run_slots(SlotState& st, Objective& obj, SelectionResult& out) {
         bool relaxed = false;
         std::int32_t chosen = pick(relaxed);
         RANKER_INVARIANT(chosen >= 0, "a non-empty hard set always yields an item");
-        if (obj.wants_fill(chosen)) {
-            // DPP: the best allowed marginal gain is <= EPS; this and every later slot use scores.
-            obj.start_fill();
-            if constexpr (!Objective::kEager) {  // every waiting item back in the heap, keyed by score
-                std::vector<HeapEntry>& all = heap.entries();
-                all.push_back({0.0, chosen});
-                all.insert(all.end(), aside.begin(), aside.end());
-                aside.clear();
-                all.insert(all.end(), capped.begin(), capped.end());
-                capped.clear();
-                rekey_all();
+        if constexpr (Objective::kEager) {
+            if (obj.wants_fill(chosen)) {
+                // DPP: the best allowed marginal gain is <= EPS; this and every later slot use scores.
+                obj.start_fill();
+                chosen = pick(relaxed);
+                RANKER_INVARIANT(chosen >= 0, "a non-empty hard set always yields an item");
             }
-            chosen = pick(relaxed);
-            RANKER_INVARIANT(chosen >= 0, "a non-empty hard set always yields an item");
         }
 
         const std::int32_t cand = st.pool[static_cast<std::size_t>(chosen)];
@@ -366,10 +355,7 @@ void run_slots(SlotState& st, Objective& obj, SelectionResult& out) {
         }
         if (key_slot && (f & kFlagFeatured)) ++st.featured_in_key;
         if (st.share_rule) st.count_share(st.c.category[cand]);
-        if (obj.on_selected(chosen)) {
-            if constexpr (Objective::kStaged) obj.stage(heap.entries());
-            rekey_all();
-        }
+        if (obj.on_selected(chosen)) rekey_all();
     }
     for (std::size_t q = next_pin; q < st.placed.size(); ++q) out.pin_status[st.placed[q].policy_index] = kPinUnreached;
 }
@@ -488,7 +474,13 @@ void select_slots(const SelectionInput& in, SelectionResult& out) {
 
     // Per-local views of what the objectives read.
     std::vector<double> pool_scores(static_cast<std::size_t>(pool_size));
-    for (std::int32_t l = 0; l < pool_size; ++l) pool_scores[l] = in.scores[st.pool[l]];
+    double lowest = std::numeric_limits<double>::infinity(), highest = -lowest;
+    for (std::int32_t l = 0; l < pool_size; ++l) {
+        const double s = in.scores[st.pool[l]];
+        pool_scores[l] = s;
+        lowest = s < lowest ? s : lowest;
+        highest = s > highest ? s : highest;
+    }
     const std::size_t d = static_cast<std::size_t>(c.d);
     auto row_of = [&](std::int32_t i) { return c.embedding + static_cast<std::size_t>(i) * d; };
     std::vector<const float*> rows;  // the objective's rows: pool first, then what it places before slot 0
@@ -500,7 +492,7 @@ void select_slots(const SelectionInput& in, SelectionResult& out) {
 
     switch (p.method) {
         case Method::kNone: {
-            ScoreObjective obj(pool_scores.data());
+            ScoreObjective obj(pool_scores.data(), pool_size, lowest, highest);
             run_slots(st, obj, out);
             break;
         }
@@ -512,7 +504,8 @@ void select_slots(const SelectionInput& in, SelectionResult& out) {
             for (const PlacedPin& pin : placed) rows.push_back(row_of(pin.candidate));
             const std::size_t placed_capacity = rows.size() - static_cast<std::size_t>(pool_size) +
                                                 static_cast<std::size_t>(std::min<std::int64_t>(k, pool_size));
-            MmrObjective obj(p.mmr_lambda, d, pool_scores.data(), pool_size, std::move(rows), placed_capacity);
+            MmrObjective obj(p.mmr_lambda, d, pool_scores.data(), pool_size, lowest, highest, std::move(rows),
+                             placed_capacity);
             run_slots(st, obj, out);
             break;
         }

@@ -1,10 +1,12 @@
 // Step 3: pins, the pool, and slot-by-slot selection under the hard constraints (HARMFUL out
 // of key slots, featured quota, category/author windows, category share cap).
 //
-// Selection never sorts the pool: a binary heap keyed (objective desc, index asc) yields items
-// best first; an item not allowed at the current slot is set aside and offered again at the
-// next slot. With a lazy objective (diversity.h) a stale item popped from the top is updated
-// and pushed back, so only the items that get near the top are ever evaluated.
+// Selection never sorts the pool: it waits in buckets of scores (score_buckets.h), a bucket
+// joins a binary heap keyed (objective desc, index asc) once its bound could reach the slot's
+// winner, and the heap yields items best first; an item not allowed at the current slot is set
+// aside and offered again at the next slot. With a lazy objective (diversity.h) a stale item
+// popped from the top is updated and pushed back, so only the items that get near the top are
+// ever evaluated.
 #pragma once
 
 #include <cstdint>

@@ -265,10 +265,11 @@ TEST(mmr, lazy_equals_eager_on_large_pools_with_history) {
 
 // Staged items join the queue a bucket at a time, when the bucket's bound (its largest key at
 // cosine -1) reaches the best gain found. Here the winner of slot 1 is staged below an item it
-// barely beats: lambda 0.5, after item 0 is placed,
-//  - item 1 (score 2, cosine 0.01 with item 0) has gain 0.995, bound 1.5005 (bucket 0);
-//  - item 2 (score 1, cosine -1) has gain exactly 1.0 = its bound less 0.0005 (bucket 8, of
-//    width 0.0625), shared with items 3..7 (cosine -1, gains 0.975 .. 0.985).
+// barely beats: lambda 0.5, so buckets 0.125 wide in score below item 0's 3; after item 0 is
+// placed,
+//  - item 1 (score 2, cosine 0.01 with item 0) has gain 0.995, bound 1.5005 (bucket 8);
+//  - item 2 (score 1, cosine -1) has gain exactly 1.0 = its bound less 0.0005 (bucket 16),
+//    shared with items 3..7 (cosine -1, gains 0.975 .. 0.985).
 // A bucket bound 0.01 too low, or one that is not the largest key of its bucket, leaves item 2
 // out of slot 1.
 TEST(mmr, a_staged_bucket_joins_when_its_bound_reaches_the_best) {

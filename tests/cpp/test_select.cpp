@@ -1,10 +1,13 @@
 #include <algorithm>
+#include <cmath>
+#include <limits>
 #include <random>
 
 #include "check.h"
 #include "fixture.h"
 #include "ranker/item_heap.h"
 #include "ranker/pipeline.h"
+#include "ranker/score_buckets.h"
 #include "ranker/validate.h"
 
 using namespace ranker;
@@ -158,6 +161,70 @@ TEST(select, item_heap_pops_in_selection_order) {
             heap.pop();
         }
         CHECK(live.empty());
+    }
+}
+
+// Takes every bucket; checks that each lists its locals ascending, that the buckets fall in
+// score (every score in a bucket above every score in a later one; equal scores together), that
+// each bucket's top score is its largest, and that every local comes out exactly once.
+std::size_t take_all_buckets(ScoreBuckets& buckets, const std::vector<double>& scores) {
+    std::vector<int> seen(scores.size(), 0);
+    double previous_lowest = std::numeric_limits<double>::infinity();
+    std::size_t count = 0;
+    while (!buckets.empty()) {
+        const double top = buckets.next_top_score();
+        const std::int32_t *begin, *end;
+        buckets.take(&begin, &end);
+        CHECK(begin != end);
+        double largest = -std::numeric_limits<double>::infinity(), lowest = -largest;
+        for (const std::int32_t* l = begin; l != end; ++l) {
+            if (l != begin) CHECK(*(l - 1) < *l);
+            ++seen[static_cast<std::size_t>(*l)];
+            largest = std::max(largest, scores[*l]);
+            lowest = std::min(lowest, scores[*l]);
+        }
+        CHECK(top == largest);
+        CHECK(largest < previous_lowest);
+        previous_lowest = lowest;
+        ++count;
+    }
+    CHECK(std::all_of(seen.begin(), seen.end(), [](int times) { return times == 1; }));
+    return count;
+}
+
+TEST(select, score_buckets_fall_in_score_and_hold_every_item_once) {
+    std::mt19937_64 rng(31);
+    for (int round = 0; round < 60; ++round) {
+        const std::size_t n = rng() % 400;
+        std::vector<double> scores(n);
+        // Few distinct values (many ties), a wide spread, or huge magnitudes.
+        for (double& s : scores) {
+            switch (round % 3) {
+                case 0: s = static_cast<double>(rng() % 9) * 0.25; break;
+                case 1: s = std::ldexp(static_cast<double>(rng() % 100000) - 50000.0, -10); break;
+                default: s = (rng() % 2 ? 1.0 : -1.0) * 1e300 * static_cast<double>(rng() % 100); break;
+            }
+        }
+        const auto [lo, hi] = std::minmax_element(scores.begin(), scores.end());
+        const double lowest = n > 0 ? *lo : std::numeric_limits<double>::infinity();
+        const double highest = n > 0 ? *hi : -std::numeric_limits<double>::infinity();
+        const double finest = std::vector<double>{0.0, 0.5, 8.0, 1e6, std::numeric_limits<double>::infinity()}[rng() % 5];
+        ScoreBuckets buckets(scores.data(), static_cast<std::int32_t>(n), lowest, highest, finest);
+        const std::size_t count = take_all_buckets(buckets, scores);
+        CHECK(count <= ScoreBuckets::kMaxBuckets);
+        // Range 2^-10 * 1e5 ~ 98 at 8 per unit: more than one bucket, none of them left empty.
+        if (round % 3 == 1 && finest == 8.0 && n > 100) CHECK(count > 1);
+        if (finest == 0.0) CHECK(count == (n > 0 ? 1u : 0u));
+    }
+}
+
+// A spread too wide for double (highest - lowest overflows) or no spread at all: one bucket.
+TEST(select, score_buckets_of_an_overflowing_or_empty_range_are_one_bucket) {
+    const double max = std::numeric_limits<double>::max();
+    for (const std::vector<double>& scores : {std::vector<double>{max, -max, 0.0}, std::vector<double>{2.5, 2.5, 2.5}}) {
+        ScoreBuckets buckets(scores.data(), 3, *std::min_element(scores.begin(), scores.end()),
+                             *std::max_element(scores.begin(), scores.end()), 8.0);
+        CHECK(take_all_buckets(buckets, scores) == 1u);
     }
 }
 
