@@ -13,6 +13,7 @@ ActiveTags active_tags(const UserView& u, const Policy& p) {
     std::vector<std::int32_t> deleted(u.deleted_tags, u.deleted_tags + u.deleted_count);
     std::sort(deleted.begin(), deleted.end());
     std::vector<index_t> order;
+    order.reserve(static_cast<std::size_t>(u.tag_count));
     for (index_t i = 0; i < u.tag_count; ++i) {
         const std::int32_t id = u.tag_ids[i];
         if (u.tag_weights[i] == 0.0) continue;
@@ -22,6 +23,8 @@ ActiveTags active_tags(const UserView& u, const Policy& p) {
     }
     std::sort(order.begin(), order.end(), [&](index_t a, index_t b) { return u.tag_ids[a] < u.tag_ids[b]; });
     ActiveTags out;
+    out.ids.reserve(order.size());
+    out.weights.reserve(order.size());
     for (index_t i : order) {
         out.ids.push_back(u.tag_ids[i]);
         out.weights.push_back(u.tag_weights[i]);

@@ -53,15 +53,15 @@ class ScoreBuckets {
             start[b] = at;
             at += size[b];
             if (size[b] > 0) {  // empty buckets are left out
-                end_.push_back(at);
-                top_score_.push_back(best[b]);
+                end_[buckets_] = at;
+                top_score_[buckets_++] = best[b];
             }
         }
         items_.resize(n);
         for (std::size_t l = 0; l < n; ++l) items_[start[bucket[l]]++] = static_cast<std::int32_t>(l);
     }
 
-    bool empty() const { return next_ == end_.size(); }
+    bool empty() const { return next_ == buckets_; }
     // The largest score in the next bucket (not empty()).
     double next_top_score() const { return top_score_[next_]; }
     // The next bucket's locals, ascending: [*begin, *end). Advances to the bucket after it.
@@ -73,18 +73,19 @@ class ScoreBuckets {
     // The largest bucket (scratch size for a caller that processes one bucket at a time).
     std::size_t largest() const {
         std::size_t most = 0, from = 0;
-        for (std::size_t e : end_) {
-            most = e - from > most ? e - from : most;
-            from = e;
+        for (std::size_t b = 0; b < buckets_; ++b) {
+            most = end_[b] - from > most ? end_[b] - from : most;
+            from = end_[b];
         }
         return most;
     }
 
   private:
-    std::vector<std::int32_t> items_;    // bucket after bucket
-    std::vector<std::size_t> end_;       // bucket b is items_[end_[b - 1] .. end_[b])
-    std::vector<double> top_score_;      // the largest score in bucket b
-    std::size_t next_ = 0;               // buckets before it are taken
+    std::vector<std::int32_t> items_;      // bucket after bucket
+    std::size_t buckets_ = 0;              // non-empty buckets
+    std::size_t end_[kMaxBuckets];         // bucket b is items_[end_[b - 1] .. end_[b])
+    double top_score_[kMaxBuckets];        // the largest score in bucket b
+    std::size_t next_ = 0;                 // buckets before it are taken
 };
 
 }  // namespace ranker

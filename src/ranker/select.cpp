@@ -400,13 +400,19 @@ void select_slots(const SelectionInput& in, SelectionResult& out) {
     std::sort(placed.begin(), placed.end(), [](const PlacedPin& a, const PlacedPin& b) { return a.slot < b.slot; });
 
     // Pool: eligible, unpinned; optionally only the best M by (score desc, index asc).
-    // Written branch-free (store, then advance when kept): whether an item is eligible is a
-    // branch the CPU mispredicts about once per dropped item.
-    std::vector<std::int32_t> pool(static_cast<std::size_t>(c.n));
+    // in_pool[i] says whether candidate i is in it, so the per-candidate passes below run over
+    // contiguous arrays (and vectorise). The list is written branch-free (store, then advance
+    // when kept): whether an item is eligible is a branch the CPU mispredicts about once per
+    // dropped item.
+    const std::size_t n = static_cast<std::size_t>(c.n);
+    std::vector<std::uint8_t> in_pool(n);
+    for (std::size_t i = 0; i < n; ++i)
+        in_pool[i] = static_cast<std::uint8_t>((in.drop[i] == kEligible) & (pinned[i] == 0));
+    std::vector<std::int32_t> pool(n);
     std::size_t pool_end = 0;
-    for (index_t i = 0; i < c.n; ++i) {
+    for (std::size_t i = 0; i < n; ++i) {
         pool[pool_end] = static_cast<std::int32_t>(i);
-        pool_end += static_cast<std::size_t>((in.drop[i] == kEligible) & (pinned[static_cast<std::size_t>(i)] == 0));
+        pool_end += in_pool[i];
     }
     pool.resize(pool_end);
     if (p.candidates > 0 && static_cast<std::int64_t>(pool.size()) > p.candidates) {
@@ -415,14 +421,18 @@ void select_slots(const SelectionInput& in, SelectionResult& out) {
         std::nth_element(best.begin(), best.begin() + p.candidates, best.end(), [s](std::int32_t a, std::int32_t b) {
             return s[a] > s[b] || (s[a] == s[b] && a < b);
         });
-        std::vector<std::uint8_t> keep(static_cast<std::size_t>(c.n), 0);
-        for (std::int64_t j = 0; j < p.candidates; ++j) keep[static_cast<std::size_t>(best[j])] = 1;
+        std::fill(in_pool.begin(), in_pool.end(), std::uint8_t{0});
+        for (std::int64_t j = 0; j < p.candidates; ++j) in_pool[static_cast<std::size_t>(best[j])] = 1;
         std::size_t w = 0;
         for (std::int32_t i : pool)
-            if (keep[static_cast<std::size_t>(i)]) pool[w++] = i;
+            if (in_pool[static_cast<std::size_t>(i)]) pool[w++] = i;
         pool.resize(w);
     }
     const std::int32_t pool_size = static_cast<std::int32_t>(pool.size());
+    // Every filled slot holds a pin or a pool item.
+    const std::int64_t most_slots = std::min<std::int64_t>(k, pool_size + static_cast<std::int64_t>(placed.size()));
+    out.slot_candidate.reserve(static_cast<std::size_t>(std::max<std::int64_t>(0, most_slots)));
+    out.slot_reasons.reserve(static_cast<std::size_t>(std::max<std::int64_t>(0, most_slots)));
 
     // The loop can only reach slot pool + pins (each open slot consumes one pool item); windows
     // look up to max_window - 1 slots ahead of t, so that is all the board must hold.
@@ -464,12 +474,15 @@ void select_slots(const SelectionInput& in, SelectionResult& out) {
         if (pin.slot < p.key_count && (flag_of(pin.candidate) & kFlagFeatured)) ++st.featured_in_key;
     st.remaining = pool_size;
     if (flags != nullptr) {
-        for (std::int32_t i : st.pool) {
+        std::uint32_t harmful = 0, featured_not_harmful = 0;  // n < 2^31 (validated): no overflow
+        for (std::size_t i = 0; i < n; ++i) {
             const std::uint32_t f = flags[i];
-            const bool harmful = (f & kFlagHarmful) != 0;
-            st.remaining_harmful += harmful;
-            st.remaining_featured_not_harmful += !harmful & ((f & kFlagFeatured) != 0);
+            const std::uint32_t is_harmful = static_cast<std::uint32_t>((f & kFlagHarmful) != 0);
+            harmful += in_pool[i] & is_harmful;
+            featured_not_harmful += in_pool[i] & (is_harmful ^ 1u) & static_cast<std::uint32_t>((f & kFlagFeatured) != 0);
         }
+        st.remaining_harmful = harmful;
+        st.remaining_featured_not_harmful = featured_not_harmful;
     }
 
     // Per-local views of what the objectives read.
