@@ -54,21 +54,25 @@ void MmrObjective::refresh(std::int32_t l, double threshold) {
     const std::size_t row = static_cast<std::size_t>(l);
     const float* e = rows_.row(row);
     const double inv = rows_.inv_norm(row);
+    const bool float_safe = float_products_safe(inv);
     // Gain below threshold <=> m above this cutoff (lambda < 1; with lambda = 1 there is no penalty).
     const double relevance = lambda_ * scores_[l];
     std::size_t q = static_cast<std::size_t>(compared_[l]);
-    double cos[kBlock];
+    double dots[kBlock];
     while (q < total) {
         const std::size_t count = std::min(kBlock, total - q);
-        mmr_cosines(kern_, e, inv, placed_, q, count, d_, cos);
+        mmr_dots(kern_, e, float_safe, placed_, q, count, d_, dots);
         q += count;
-        // c > m ? c : m is one maxsd; std::max(m, c) compiled to a branch here. The early stop
-        // is tested after every block: the gain only falls below threshold when m grew (the
-        // item was visited because its gain was at least threshold).
-        for (std::size_t i = 0; i < count; ++i) {
-            const double c = cos[i];
-            m = c > m ? c : m;
-        }
+        // The block's largest cosine is its largest dot times inv: rounding a product with a
+        // fixed inv >= 0 is monotone, so this is bit-identical to the largest of mmr_cosines'
+        // values, at one multiplication per block. c > m ? c : m is one maxsd (std::max
+        // compiled to a branch here). The early stop is tested after every block: the gain
+        // only falls below threshold when m grew (the item was visited because its gain was at
+        // least threshold).
+        double top = dots[0];
+        for (std::size_t i = 1; i < count; ++i) top = dots[i] > top ? dots[i] : top;
+        const double c = top * inv;
+        m = c > m ? c : m;
         if (relevance - (1.0 - lambda_) * m < threshold) break;
     }
     max_cos_[l] = m;

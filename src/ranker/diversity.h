@@ -101,14 +101,18 @@ inline bool float_products_safe(double inv) { return inv >= 0x1p-30 && inv <= 0x
 
 // out[i] = cos(e, unit row q + i) for i < count; e has inverse norm inv (0 for a zero row).
 // The one expression every caller (and the test oracle) uses.
-inline void mmr_cosines(const KernelTable& kern, const float* e, double inv, const UnitRowBlock& units, std::size_t q,
-                        std::size_t count, std::size_t d, double* out) {
+inline void mmr_dots(const KernelTable& kern, const float* e, bool float_safe, const UnitRowBlock& units,
+                     std::size_t q, std::size_t count, std::size_t d, double* out) {
     const float* rows = units.row(q);
-    if (float_products_safe(inv)) {
+    if (float_safe) {
         kern.dot_block(e, rows, count, d, out);
     } else {
         for (std::size_t i = 0; i < count; ++i) out[i] = kern.dot(e, rows + i * d, d);
     }
+}
+inline void mmr_cosines(const KernelTable& kern, const float* e, double inv, const UnitRowBlock& units, std::size_t q,
+                        std::size_t count, std::size_t d, double* out) {
+    mmr_dots(kern, e, float_products_safe(inv), units, q, count, d, out);
     for (std::size_t i = 0; i < count; ++i) out[i] *= inv;
 }
 
