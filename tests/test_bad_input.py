@@ -234,6 +234,25 @@ def test_no_partial_result_on_error(backend):
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
+def test_finite_embeddings_whose_products_overflow_float32_are_accepted(backend):
+    """Entries of 1e37 against a user embedding of 100s: every product overflows float32 (the
+    native scoring pass sums in float lanes), but the input is finite and the score fits a double,
+    so the request is served, on a scored row and on a dropped one alike."""
+    d = 16  # two float lanes' worth: the rows take the vector path, not the double tail
+    emb = np.random.default_rng(1).normal(size=(N, d)).astype(np.float32)
+    emb[3] = 1e37  # eligible: its score, about 1.6e40, ranks it first
+    emb[6] = 1e37  # dropped as a duplicate of item 0
+    ids = np.arange(N)
+    ids[6] = 0
+    u = user(embedding=np.full(d, 100.0, np.float32))
+    result = ranker.rank(ranker.Candidates(**fields(embedding=emb, item_id=ids)), u, ranker.Policy(), backend=backend)
+    assert result.drop_codes[6] == ranker.Drop.DUPLICATE
+    assert result.indices[0] == 3
+    assert 1e40 < result.scores[0] < 1e41
+    assert 6 not in result.indices.tolist()
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("personalized", [True, False])
 def test_an_overflowing_score_refuses_only_when_the_item_is_eligible(backend, personalized):
     """Finite inputs whose weighted sum overflows double: refused for an eligible item, since

@@ -40,13 +40,11 @@ void embedding_pass(const CandidatesView& c, const float* u, const std::uint8_t*
     kern.dot_fast_rows(u, c.embedding, static_cast<std::size_t>(c.n), d, want_dot, dot);
     for (index_t i = 0; i < c.n; ++i) {
         if (std::isfinite(dot[i])) continue;
-        const float* e = c.embedding + i * c.d;
-        // A row that is not scored is non-finite here only when an entry is. A scored row may
-        // also have overflowed float with huge finite entries: the double kernel cannot
-        // overflow (|x * y| < 1.2e77 per term), so it decides.
-        const double exact = want_dot[i] ? kern.dot(u, e, d) : dot[i];
+        // Non-finite in float lanes: an entry is non-finite, or huge finite entries overflowed
+        // float. The double kernel cannot overflow (|x * y| < 1.2e77 per term), so it decides.
+        const double exact = kern.dot(u, c.embedding + i * c.d, d);
         if (!std::isfinite(exact)) fail_embedding_row(c, i);
-        dot[i] = exact;
+        dot[i] = want_dot[i] ? exact : 0.0;
     }
 }
 
