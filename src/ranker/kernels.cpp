@@ -167,26 +167,26 @@ RANKER_AVX2 double dot_avx2(const float* a, const float* b, std::size_t d) { ret
 // The squared norm is the dot product of the row with itself, term for term.
 RANKER_AVX2 double norm2_avx2(const float* e, std::size_t d) { return dot4_avx2(e, e, d); }
 
-// The scoring dot product: one float accumulator over the 8-float chunks, its lanes summed in
-// the fixed tree ((0+1)+(2+3))+((4+5)+(6+7)) that a transposing reduction of eight rows gives
-// (dot_fast_rows), then the last d % 8 products added in double. So a row gets the same score
-// alone or in a group of eight, wherever it sits in the request.
-RANKER_AVX2 inline float lane_tree_sum(__m256 acc) {
-    const __m256 pairs = _mm256_hadd_ps(acc, acc);     // per half: (0+1), (2+3)
-    const __m256 quads = _mm256_hadd_ps(pairs, pairs);  // per half: (0+1)+(2+3)
-    return _mm_cvtss_f32(_mm_add_ss(_mm256_castps256_ps128(quads), _mm256_extractf128_ps(quads, 1)));
-}
-
-RANKER_AVX2 inline double dot_fast_tail(const float* u, const float* e, std::size_t j, std::size_t d, double s) {
+RANKER_AVX2 inline double dot_fast_avx2(const float* u, const float* e, std::size_t d) {
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+    __m256 acc2 = _mm256_setzero_ps(), acc3 = _mm256_setzero_ps();
+    std::size_t j = 0;
+    for (; j + 32 <= d; j += 32) {
+        acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(u + j), _mm256_loadu_ps(e + j), acc0);
+        acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(u + j + 8), _mm256_loadu_ps(e + j + 8), acc1);
+        acc2 = _mm256_fmadd_ps(_mm256_loadu_ps(u + j + 16), _mm256_loadu_ps(e + j + 16), acc2);
+        acc3 = _mm256_fmadd_ps(_mm256_loadu_ps(u + j + 24), _mm256_loadu_ps(e + j + 24), acc3);
+    }
+    for (; j + 8 <= d; j += 8) acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(u + j), _mm256_loadu_ps(e + j), acc0);
+    // Lanes to double before the final sums, so only the few in-lane float additions round.
+    const __m256 a01 = _mm256_add_ps(acc0, acc1), a23 = _mm256_add_ps(acc2, acc3);
+    const __m256d lo = _mm256_add_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(a01)),
+                                     _mm256_cvtps_pd(_mm256_castps256_ps128(a23)));
+    const __m256d hi = _mm256_add_pd(_mm256_cvtps_pd(_mm256_extractf128_ps(a01, 1)),
+                                     _mm256_cvtps_pd(_mm256_extractf128_ps(a23, 1)));
+    double s = hsum(_mm256_add_pd(lo, hi));
     for (; j < d; ++j) s += static_cast<double>(u[j]) * static_cast<double>(e[j]);
     return s;
-}
-
-RANKER_AVX2 double dot_fast_avx2(const float* u, const float* e, std::size_t d) {
-    const std::size_t whole = d / 8 * 8;
-    __m256 acc = _mm256_setzero_ps();
-    for (std::size_t j = 0; j < whole; j += 8) acc = _mm256_fmadd_ps(_mm256_loadu_ps(u + j), _mm256_loadu_ps(e + j), acc);
-    return dot_fast_tail(u, e, whole, d, static_cast<double>(lane_tree_sum(acc)));
 }
 
 RANKER_AVX2 inline bool all_finite_avx2(const float* e, std::size_t d) {
@@ -215,38 +215,16 @@ RANKER_AVX2 bool valid_prices_avx2(const double* x, std::size_t n) {
     return _mm256_movemask_pd(bad) == 0 && valid_prices_scalar(x + i, n - i);
 }
 
-// Eight rows at a time (eight FMA chains, each chunk of u loaded once), the eight lane sums
-// from one transposing hadd tree, in dot_fast_avx2's order; rows past the last group of eight
-// take dot_fast_avx2 itself. Every row is summed, wanted or not: a row with a non-finite entry
-// comes out non-finite either way, which is all an unwanted row is asked. Half the
-// instructions of a per-row loop, whose horizontal sum per row cost as much as its products.
+// The per-row kernels inlined into one loop: no indirect call and no setup per row.
 RANKER_AVX2 void dot_fast_rows_avx2(const float* u, const float* e, std::size_t n, std::size_t d,
                                     const std::uint8_t* want, double* out) {
-    const std::size_t whole = d / 8 * 8;
-    std::size_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        const float* r = e + i * d;
-        __m256 acc[8];
-        for (int k = 0; k < 8; ++k) acc[k] = _mm256_setzero_ps();
-        for (std::size_t j = 0; j < whole; j += 8) {
-            const __m256 x = _mm256_loadu_ps(u + j);
-            for (std::size_t k = 0; k < 8; ++k) acc[k] = _mm256_fmadd_ps(x, _mm256_loadu_ps(r + k * d + j), acc[k]);
+    for (std::size_t i = 0; i < n; ++i, e += d) {
+        if (want[i]) {
+            out[i] = dot_fast_avx2(u, e, d);
+        } else {
+            out[i] = all_finite_avx2(e, d) ? 0.0 : std::numeric_limits<double>::quiet_NaN();
         }
-        // hadd of rows (a, b): per half [a0+a1, a2+a3, b0+b1, b2+b3]; hadd of two such: per
-        // half the (0+1)+(2+3) of four rows; the halves added give each row's tree sum.
-        const __m256 h01 = _mm256_hadd_ps(acc[0], acc[1]), h23 = _mm256_hadd_ps(acc[2], acc[3]);
-        const __m256 h45 = _mm256_hadd_ps(acc[4], acc[5]), h67 = _mm256_hadd_ps(acc[6], acc[7]);
-        const __m256 h0123 = _mm256_hadd_ps(h01, h23), h4567 = _mm256_hadd_ps(h45, h67);
-        const __m256 sums = _mm256_add_ps(_mm256_permute2f128_ps(h0123, h4567, 0x20),
-                                          _mm256_permute2f128_ps(h0123, h4567, 0x31));
-        _mm256_storeu_pd(out + i, _mm256_cvtps_pd(_mm256_castps256_ps128(sums)));
-        _mm256_storeu_pd(out + i + 4, _mm256_cvtps_pd(_mm256_extractf128_ps(sums, 1)));
-        if (whole < d)
-            for (std::size_t k = 0; k < 8; ++k) out[i + k] = dot_fast_tail(u, r + k * d, whole, d, out[i + k]);
     }
-    for (; i < n; ++i) out[i] = dot_fast_avx2(u, e + i * d, d);
-    // An unwanted row's value says only whether it is finite.
-    for (std::size_t r = 0; r < n; ++r) out[r] = want[r] || !std::isfinite(out[r]) ? out[r] : 0.0;
 }
 
 RANKER_AVX2 double dot_f64_avx2(const double* a, const double* b, std::size_t len) { return dot4_avx2(a, b, len); }

@@ -15,11 +15,10 @@ struct KernelTable {
     double (*dot)(const float* a, const float* b, std::size_t d);
     // sum_j e[j]^2 for e of length d: finite iff every entry is finite.
     double (*norm2)(const float* e, std::size_t d);
-    // Scoring dot product: the AVX2 variant sums in float lanes (d / 8 terms each, then a
-    // three-level tree), within about 1e-6 relative of dot (the certificate tolerance is
-    // 1e-5); the scalar variant is dot. Non-finite when any entry is non-finite (u finite),
-    // and may also overflow float for huge finite entries, so callers confirm a non-finite
-    // result with dot.
+    // Scoring dot product: float lanes (a handful of terms each) summed in double at the end.
+    // About 3x cheaper than dot and within ~1e-7 relative of it; non-finite when any
+    // entry is non-finite (u finite), and may also overflow float for huge finite entries, so
+    // callers confirm a non-finite result with dot.
     double (*dot_fast)(const float* u, const float* e, std::size_t d);
     // True when every e[j] is finite (exponent bits not all ones).
     bool (*all_finite)(const float* e, std::size_t d);
@@ -27,9 +26,8 @@ struct KernelTable {
     // included). The validation of the price columns, run on every request.
     bool (*valid_prices)(const double* x, std::size_t n);
     // The scoring pass over n rows of e (row-major, d columns), in one call: out[i] =
-    // dot_fast(u, row i), bit for bit, where want[i] != 0; else 0.0 when row i is all finite,
-    // and a non-finite value when it is not (or, in float lanes, when its products overflow).
-    // A non-finite out[i] sends the caller to the exact per-row checks.
+    // dot_fast(u, row i) where want[i] != 0, else 0.0 when row i is all finite and NaN when it
+    // is not. A non-finite out[i] sends the caller to the exact per-row checks.
     void (*dot_fast_rows)(const float* u, const float* e, std::size_t n, std::size_t d, const std::uint8_t* want,
                           double* out);
     // sum_j a[j] * b[j] over doubles (unit rows, the DPP basis). Fixed summation order per
