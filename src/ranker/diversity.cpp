@@ -47,8 +47,10 @@ void MmrObjective::compare_with_first_placed(const std::int32_t* locals, std::si
 void MmrObjective::refresh(std::int32_t l, double threshold) {
     // Placed items are compared a block at a time (one dot_block call); the early stop is
     // checked between blocks. A block may go past the point where a one-by-one loop would have
-    // stopped: max_cos_ then covers more of P, which only tightens the key.
-    constexpr std::size_t kBlock = 4;
+    // stopped: max_cos_ then covers more of P, which only tightens the key. Twelve rows (three
+    // of dot_block's four-row groups) per call: the extra products past a stop cost less than
+    // the calls and checks of smaller blocks (2.4% fewer instructions on feed-1k-mmr than 4).
+    constexpr std::size_t kBlock = 12;
     double m = max_cos_[l];
     const std::size_t total = placed_.size();
     const std::size_t row = static_cast<std::size_t>(l);
