@@ -99,8 +99,8 @@ class UnitRowBlock {
 // Whether a row with inverse norm inv may be multiplied with unit rows in float lanes.
 inline bool float_products_safe(double inv) { return inv >= 0x1p-30 && inv <= 0x1p30; }
 
-// out[i] = cos(e, unit row q + i) for i < count; e has inverse norm inv (0 for a zero row).
-// The one expression every caller (and the test oracle) uses.
+// out[i] = <e, unit row q + i> for i < count: in float lanes when float_safe (e's inverse norm
+// passes float_products_safe), else in double.
 inline void mmr_dots(const KernelTable& kern, const float* e, bool float_safe, const UnitRowBlock& units,
                      std::size_t q, std::size_t count, std::size_t d, double* out) {
     const float* rows = units.row(q);
@@ -110,6 +110,9 @@ inline void mmr_dots(const KernelTable& kern, const float* e, bool float_safe, c
         for (std::size_t i = 0; i < count; ++i) out[i] = kern.dot(e, rows + i * d, d);
     }
 }
+// out[i] = cos(e, unit row q + i) for i < count; e has inverse norm inv (0 for a zero row).
+// The one expression every caller (and the test oracle) uses; a refresh takes the largest of a
+// block as its largest dot times inv, which is the same value (see MmrObjective::refresh).
 inline void mmr_cosines(const KernelTable& kern, const float* e, double inv, const UnitRowBlock& units, std::size_t q,
                         std::size_t count, std::size_t d, double* out) {
     mmr_dots(kern, e, float_products_safe(inv), units, q, count, d, out);

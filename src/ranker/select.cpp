@@ -173,10 +173,9 @@ struct SlotState {
 template <class Objective>
 void run_slots(SlotState& st, Objective& obj, SelectionResult& out) {
     const std::int32_t pool_size = static_cast<std::int32_t>(st.pool.size());
-    // A lazy objective's items wait in a heap by (key desc, local asc); an eager objective
+    // A lazy objective's items wait in a heap by (key desc, local asc), handed to it a bucket at
+    // a time (kStaged, see release_staged below), so the heap starts empty; an eager objective
     // keeps its own items and finds the argmax itself (see find_best).
-    // A lazy objective hands its items to the heap a bucket at a time (kStaged, see
-    // release_staged below), so the heap starts empty.
     static_assert(Objective::kEager || Objective::kStaged, "a lazy objective stages its items");
     ItemHeap heap;
     if constexpr (!Objective::kEager) heap.reserve(static_cast<std::size_t>(pool_size) + 1);
