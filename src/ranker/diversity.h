@@ -119,6 +119,10 @@ inline void mmr_cosines(const KernelTable& kern, const float* e, double inv, con
     for (std::size_t i = 0; i < count; ++i) out[i] *= inv;
 }
 
+// How many score buckets a lazy objective's pool waits in (score_buckets.h): enough that a
+// bucket released to the queue holds few items the queue would not have reached.
+constexpr std::size_t kQueueBuckets = 64;
+
 // Objective = score (no diversity). Always fresh. Staged: its items join the queue a bucket of
 // scores at a time (score_buckets.h), the bucket's largest score being the largest key in it.
 class ScoreObjective {
@@ -129,7 +133,7 @@ class ScoreObjective {
     // lowest, highest: of pool_scores[0 .. pool_size).
     ScoreObjective(const double* pool_scores, std::int32_t pool_size, double lowest, double highest)
         : scores_(pool_scores),
-          buckets_(pool_scores, pool_size, lowest, highest, std::numeric_limits<double>::infinity()) {}
+          buckets_(pool_scores, pool_size, lowest, highest, std::numeric_limits<double>::infinity(), kQueueBuckets) {}
     double key(std::int32_t l) const { return scores_[l]; }
     bool fresh(std::int32_t) const { return true; }
     void refresh(std::int32_t, double) {}
@@ -137,7 +141,7 @@ class ScoreObjective {
     std::uint32_t slot_reason() const { return 0; }
 
     bool has_staged() const { return !buckets_.empty(); }
-    double staged_bound() const { return buckets_.next_top_score(); }
+    double staged_bound() const { return buckets_.next_top_key(); }
     template <class Push>
     void release_staged(Push&& push) {
         const std::int32_t *begin, *end;
@@ -195,7 +199,7 @@ class MmrObjective {
     bool has_staged() const { return !buckets_.empty(); }
     // The largest key of a staged item: the bound of the next bucket.
     double staged_bound() const {
-        const double s = buckets_.next_top_score();
+        const double s = buckets_.next_top_key();
         return placed_.empty() ? lambda_ * s : never_compared_bound_of_score(s);
     }
     // Hands the next bucket's items to push() with their keys (after the first comparison
@@ -310,7 +314,7 @@ class DppObjective {
     // Brings row r's exact d2 up to the whole basis (textbook operations and order), returns
     // it, and collapses r's live bounds (if it is live) onto it.
     double certify(std::int32_t r);
-    // Fills dormant_ and dormant_bound_ (buckets of equal width in log r).
+    // Fills dormant_ and dormant_bound_ (ScoreBuckets of equal width in log r).
     void order_dormant(double alpha, const double* pool_scores, std::int32_t pool_size, double s_max);
     // Whether the next dormant item's bound reaches floor.
     bool dormant_reaches(double floor) const {

@@ -296,7 +296,7 @@ TEST(dpp, lazy_equals_eager_on_random_inputs) {
         Request r = ranker_test::random_request(rng, n, d, round % 3 == 0);
         const std::int64_t k = static_cast<std::int64_t>(rng() % (n + 3));
         Policy p = diversity_policy(Method::kDpp, k);
-        p.dpp_alpha = std::vector<double>{0.0, 0.5, 1.0, 4.0}[rng() % 4];
+        p.dpp_alpha = std::vector<double>{0.0, 0.5, 1.0, 4.0, -2.0}[rng() % 5];  // negative: r falls with the score
         check_dpp_matches_eager(r, p, k);
     }
 }

@@ -172,7 +172,7 @@ std::size_t take_all_buckets(ScoreBuckets& buckets, const std::vector<double>& s
     double previous_lowest = std::numeric_limits<double>::infinity();
     std::size_t count = 0;
     while (!buckets.empty()) {
-        const double top = buckets.next_top_score();
+        const double top = buckets.next_top_key();
         const std::int32_t *begin, *end;
         buckets.take(&begin, &end);
         CHECK(begin != end);
@@ -209,11 +209,12 @@ TEST(select, score_buckets_fall_in_score_and_hold_every_item_once) {
         const double lowest = n > 0 ? *lo : std::numeric_limits<double>::infinity();
         const double highest = n > 0 ? *hi : -std::numeric_limits<double>::infinity();
         const double finest = std::vector<double>{0.0, 0.5, 8.0, 1e6, std::numeric_limits<double>::infinity()}[rng() % 5];
-        ScoreBuckets buckets(scores.data(), static_cast<std::int32_t>(n), lowest, highest, finest);
+        const std::size_t limit = std::vector<std::size_t>{1, 2, 64, 256}[rng() % 4];
+        ScoreBuckets buckets(scores.data(), static_cast<std::int32_t>(n), lowest, highest, finest, limit);
         const std::size_t count = take_all_buckets(buckets, scores);
-        CHECK(count <= ScoreBuckets::kMaxBuckets);
+        CHECK(count <= limit);
         // Range 2^-10 * 1e5 ~ 98 at 8 per unit: more than one bucket, none of them left empty.
-        if (round % 3 == 1 && finest == 8.0 && n > 100) CHECK(count > 1);
+        if (round % 3 == 1 && finest == 8.0 && n > 100 && limit >= 64) CHECK(count > 1);
         if (finest == 0.0) CHECK(count == (n > 0 ? 1u : 0u));
     }
 }
@@ -223,7 +224,7 @@ TEST(select, score_buckets_of_an_overflowing_or_empty_range_are_one_bucket) {
     const double max = std::numeric_limits<double>::max();
     for (const std::vector<double>& scores : {std::vector<double>{max, -max, 0.0}, std::vector<double>{2.5, 2.5, 2.5}}) {
         ScoreBuckets buckets(scores.data(), 3, *std::min_element(scores.begin(), scores.end()),
-                             *std::max_element(scores.begin(), scores.end()), 8.0);
+                             *std::max_element(scores.begin(), scores.end()), 8.0, 64);
         CHECK(take_all_buckets(buckets, scores) == 1u);
     }
 }
