@@ -164,6 +164,8 @@ TEST(select, item_heap_pops_in_selection_order) {
     }
 }
 
+namespace {
+
 // Takes every bucket; checks that each lists its locals ascending, that the buckets fall in
 // score (every score in a bucket above every score in a later one; equal scores together), that
 // each bucket's top score is its largest, and that every local comes out exactly once.
@@ -191,6 +193,8 @@ std::size_t take_all_buckets(ScoreBuckets& buckets, const std::vector<double>& s
     CHECK(std::all_of(seen.begin(), seen.end(), [](int times) { return times == 1; }));
     return count;
 }
+
+}  // namespace
 
 TEST(select, score_buckets_fall_in_score_and_hold_every_item_once) {
     std::mt19937_64 rng(31);
