@@ -74,6 +74,18 @@ def test_summarize_reports_microseconds_and_rate():
     assert benchmark.summarize(samples_ns)["rps"] == pytest.approx(1000 / (sum(samples_ns) / 1e9))
 
 
+def test_request_p50s_take_each_requests_own_calls():
+    # Three requests cycled: call n ranked request n % 3. Request 1 is slow, request 2 has one
+    # outlier call that must not move its median.
+    per_request = {0: [10, 12, 11, 13], 1: [40, 41, 39, 42], 2: [20, 500, 21, 22]}
+    samples_ns = [1000 * per_request[n % 3][n // 3] for n in range(12)]
+    assert benchmark.request_p50s(samples_ns, 3) == [11.0, 40.0, 21.0]
+    # Fewer calls than requests: the untimed ones are None, not zero.
+    assert benchmark.request_p50s([5000, 7000], 4) == [5.0, 7.0, None, None]
+    with pytest.raises(ValueError, match="pool_size"):
+        benchmark.request_p50s(samples_ns, 0)
+
+
 def test_ratios_are_baseline_over_native():
     native = {"p50": 10.0, "p99": 20.0, "p999": 40.0, "max": 80.0}
     base = {"p50": 250.0, "p99": 400.0, "p999": 800.0, "max": 800.0}
@@ -184,6 +196,9 @@ def test_tiny_latency_run_writes_json(tmp_path, capsys, monkeypatch):
     nat = fig["native"]
     assert nat["requests"] == 200 and 0 < nat["p50"] <= nat["p99"] <= nat["p999"] <= nat["max"]
     assert nat["rps"] > 0
+    assert len(nat["request_p50"]) == 4 and all(0 < m <= nat["max"] for m in nat["request_p50"])
+    assert nat["request_spread"] == pytest.approx(max(nat["request_p50"]) / min(nat["request_p50"]))
+    assert "spread" in text
     assert fig["baseline"]["requests"] == 20 and fig["agreement"] in ("identical", "ties")
     assert set(fig["ratio"]) == {"p50", "p99", "p999", "max"}
     # A run compared with itself is no regression.

@@ -5,9 +5,10 @@ this measures: for each named scenario of :mod:`ranker.synthetic` (fixed seeds, 
 ranks the same requests), a pool of distinct pre-built requests is cycled through, first for a
 warm-up, then for ``--requests`` timed calls, each timed on its own with
 ``time.perf_counter_ns``. It reports p50, p99, p99.9 and the maximum in microseconds, requests
-per second, and the ratio of each figure to the NumPy baseline (``bench/numpy_baseline.py``:
-the same pipeline written the way a skilled NumPy user would) measured in the same run on the
-same requests.
+per second, the spread of the pool's requests (the slowest request's median over the fastest's),
+and the ratio of each figure to the NumPy baseline (``bench/numpy_baseline.py``: the same
+pipeline written the way a skilled NumPy user would) measured in the same run on the same
+requests.
 
 ``--json FILE`` writes the figures with what they were measured on (CPU model, cores, Python,
 NumPy, package version, SIMD level, git revision); ``--compare OLD.json NEW.json`` prints the
@@ -81,6 +82,19 @@ def summarize(samples_ns: Sequence[int], wall_s: Optional[float] = None) -> Dict
     total = wall_s if wall_s is not None else sum(values) / 1e9
     out["rps"] = len(values) / total if total > 0 else float("inf")
     return out
+
+
+def request_p50s(samples_ns: Sequence[int], pool_size: int) -> List[Optional[float]]:
+    """The median of each request's own calls, in microseconds, for timings taken cycling through
+    a pool (call n ranked request n % pool_size); None for a request that was never timed.
+
+    Their spread tells what sets a p99: a wide one (some requests need much more work than
+    others) points at the code, a narrow one at the machine.
+    """
+    if pool_size < 1:
+        raise ValueError(f"request_p50s: pool_size must be at least 1, got {pool_size}")
+    return [percentile(samples_ns[r::pool_size], 50.0) / 1e3 if r < len(samples_ns) else None
+            for r in range(pool_size)]
 
 
 def ratios(baseline: Mapping[str, float], native: Mapping[str, float]) -> Dict[str, float]:
@@ -180,7 +194,12 @@ def time_calls(fn: Callable[[Any, Any, Any], Any], pool: Sequence[tuple], policy
         fn(c, u, policy)
         samples[n] = clock() - t0
     wall = (clock() - start) / 1e9
-    return summarize(samples, wall)
+    out: Dict[str, Any] = summarize(samples, wall)
+    medians = request_p50s(samples, size)
+    timed = [m for m in medians if m is not None]
+    out["request_p50"] = medians
+    out["request_spread"] = max(timed) / min(timed) if min(timed) > 0 else float("inf")
+    return out
 
 
 def _same_outcome(native: Any, other: Any) -> str:
@@ -310,14 +329,14 @@ def _fmt(value: Optional[float], digits: int = 1) -> str:
 
 def latency_table(results: Mapping[str, Mapping[str, Any]]) -> str:
     has_base = any("baseline" in r for r in results.values())
-    head = ["scenario", "n", "d", "p50 us", "p99 us", "p999 us", "max us", "req/s"]
+    head = ["scenario", "n", "d", "p50 us", "p99 us", "p999 us", "max us", "req/s", "spread"]
     if has_base:
         head += ["numpy p50", "numpy p99", "x p50", "x p99", "x p999"]
     rows = [head]
     for name, r in results.items():
         nat = r["native"]
         row = [name, str(r["n"]), str(r["d"]), _fmt(nat["p50"]), _fmt(nat["p99"]), _fmt(nat["p999"]),
-               _fmt(nat["max"]), f"{nat['rps']:,.0f}"]
+               _fmt(nat["max"]), f"{nat['rps']:,.0f}", f"{nat['request_spread']:.1f}x"]
         if has_base:
             if "baseline" in r:
                 base, ratio = r["baseline"], r["ratio"]
@@ -497,7 +516,8 @@ def run(args: argparse.Namespace) -> int:
             _log(f"latency: {name} ...")
             record["scenarios"][name] = bench_scenario(SCENARIOS[name], args, baseline, _log)
         print(f"latency of one rank() call on one thread, microseconds: {args.requests} native calls"
-              + (f", {args.baseline_requests} NumPy-baseline calls (x = baseline / native)" if baseline else ""))
+              + (f", {args.baseline_requests} NumPy-baseline calls (x = baseline / native)" if baseline else "")
+              + f"; spread = the slowest of the {args.pool} requests' medians over the fastest's")
         print(latency_table(record["scenarios"]))
         refs = {n: r["reference"] for n, r in record["scenarios"].items() if "reference" in r}
         for name, ref in refs.items():
