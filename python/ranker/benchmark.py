@@ -177,7 +177,9 @@ def load_baseline(path: str) -> ModuleType:
 def time_calls(fn: Callable[[Any, Any, Any], Any], pool: Sequence[tuple], policy: Any, count: int,
                warmup: int) -> Dict[str, float]:
     """Call ``fn(candidates, user, policy)`` ``warmup`` times, then ``count`` timed times, cycling
-    through ``pool``; each call is timed on its own."""
+    through ``pool``; each call is timed on its own. Returns :func:`summarize`'s figures, each
+    request's median (``request_p50``) and the slowest of those over the fastest
+    (``request_spread``)."""
     if count < 1:
         raise ValueError(f"requests: must be at least 1, got {count}")
     size = len(pool)
