@@ -175,7 +175,7 @@ def load_baseline(path: str) -> ModuleType:
 
 
 def time_calls(fn: Callable[[Any, Any, Any], Any], pool: Sequence[tuple], policy: Any, count: int,
-               warmup: int) -> Dict[str, float]:
+               warmup: int) -> Dict[str, Any]:
     """Call ``fn(candidates, user, policy)`` ``warmup`` times, then ``count`` timed times, cycling
     through ``pool``; each call is timed on its own. Returns :func:`summarize`'s figures, each
     request's median (``request_p50``) and the slowest of those over the fastest
