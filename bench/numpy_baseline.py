@@ -668,6 +668,7 @@ def rank(cands: Any, user: Any, policy: Any, k: int | None = None, history: Any 
             en_all, s_all = en, ps
         r = np.exp(plan.alpha * (s_all - s_all.max()))
         d2 = r * r
+        d2[~en_all.any(axis=1)] = 0.0  # L_ii = r_i^2 cos(e_i, e_i): 0 for a zero row
         chol = _WS.get("chol", (min(k, p + npin), p + npin), np.float64)
         basis = 0
 

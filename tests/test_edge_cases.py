@@ -96,6 +96,19 @@ def test_dpp_runs_out_of_rank_and_fills_by_score(backend):
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
+def test_dpp_serves_a_zero_embedding_only_by_score_fill(backend):
+    # A cosine with a zero vector is 0, so L_ii = r_i^2 cos(e_i, e_i) = 0: the item adds nothing
+    # to any determinant, and however high its score it waits for the fill.
+    emb = np.array([[0, 0], [1, 0], [0.9, 0.1], [0, 1]], dtype=np.float32)
+    cands = ranker.Candidates(item_id=np.arange(4), embedding=emb, prior=[10.0, 1.0, 0.9, 0.5])
+    policy = ranker.Policy.from_dict({"k": 4, "weights": {"relevance": 0.0, "prior": 1.0},
+                                      "diversity": {"method": "dpp", "alpha": 0.1}})
+    res = ranker.rank(cands, ranker.User(embedding=[1, 1]), policy, backend=backend)
+    assert res.indices.tolist() == [1, 3, 0, 2]
+    assert [bool(r & Reason.SCORE_FILL) for r in res.reasons] == [False, False, True, True]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
 def test_pretruncation_to_m(backend):
     cands = plain(50, seed=3)
     policy = ranker.Policy.from_dict({"k": 10, "diversity": {"method": "mmr", "lambda": 0.2, "candidates": 12}})

@@ -480,7 +480,8 @@ class Selector:
             s_max = max((self.scores[i] for i in members), default=0.0)
             self.r = {i: math.exp(alpha * (self.scores[i] - s_max)) for i in members}
             self.c = {i: [] for i in members}
-            self.d2 = {i: self.r[i] ** 2 for i in members}
+            # L_ii = r_i^2 * cos(e_i, e_i); a cosine with a zero vector is 0, so a zero row never gains.
+            self.d2 = {i: self.r[i] ** 2 if self.item_norm(i) > 0.0 else 0.0 for i in members}
             self.basis = []
             self.dpp_exhausted = False
             for j in self.placed_pins_in_slot_order():

@@ -132,7 +132,7 @@ DppObjective::DppObjective(double alpha, std::size_t d, const double* pool_score
         const double s = row < static_cast<std::size_t>(pool_size) ? pool_scores[row] : pin_scores[row - pool_size];
         const double r = std::exp(alpha * (s - s_max));
         r2_[row] = r * r;
-        exact_d2_[row] = r2_[row];  // L_ii = r_i^2
+        exact_d2_[row] = r2_[row];  // L_ii = r_i^2 (0 for a zero row: see zero_row)
     }
     order_dormant(alpha, pool_scores, pool_size, s_max);
     active_.reserve(static_cast<std::size_t>(pool_size));
@@ -148,7 +148,7 @@ DppObjective::DppObjective(double alpha, std::size_t d, const double* pool_score
     // Placed pins enter the basis first, in slot order; each folds in the pins before it.
     for (std::size_t q = 0; q < pin_scores.size(); ++q) {
         const std::int32_t row = static_cast<std::int32_t>(pool_size + q);
-        if (certify(row) > kDppEps) add_to_basis(row);
+        if (!zero_row(static_cast<std::size_t>(row)) && certify(row) > kDppEps) add_to_basis(row);
     }
 }
 
@@ -219,6 +219,12 @@ std::int32_t DppObjective::activate_next(double* approx_out, double* error_out) 
         for (std::size_t at = 0; at < d_ * sizeof(float); at += 64) __builtin_prefetch(next + at);
     }
     active_.push_back(l);
+    if (zero_row(row)) {
+        *approx_out = 0.0;
+        *error_out = 0.0;
+        spent_.push_back(l);
+        return l;
+    }
     if (!screened(row)) {
         *approx_out = certify(l);
         *error_out = 0.0;
@@ -243,6 +249,13 @@ std::int32_t DppObjective::activate_next(double* approx_out, double* error_out) 
         spent_.push_back(l);
     }
     return l;
+}
+
+bool DppObjective::zero_row(std::size_t row) {
+    if (rows_.inv_norm(row) != 0.0) return false;
+    exact_d2_[row] = 0.0;
+    exact_count_[row] = basis_size_;
+    return true;
 }
 
 void DppObjective::start_fill() {

@@ -311,6 +311,11 @@ class DppObjective {
     // Whether row r's products may be taken in float (see float_products_safe) and the bound
     // holds (d small enough for the float error bound to mean anything).
     bool screened(std::size_t r) { return screen_ && float_products_safe(rows_.inv_norm(r)); }
+    // L_ii = r_i^2 cos(e_i, e_i), and a cosine with a zero vector is 0 (as in MMR): a zero row
+    // adds nothing to any determinant, so its d2 is 0 and it never joins the basis. Norms are
+    // computed lazily, so the constructor cannot see it; this sets d2 = 0 when the row is first
+    // read, and says whether it did.
+    bool zero_row(std::size_t r);
     // Brings row r's exact d2 up to the whole basis (textbook operations and order), returns
     // it, and collapses r's live bounds (if it is live) onto it.
     double certify(std::int32_t r);

@@ -73,7 +73,7 @@ std::vector<std::int64_t> eager_dpp(const Request& r, double alpha, std::int64_t
     for (std::size_t i = 0; i < n; ++i) {
         const double ri = std::exp(alpha * (static_cast<double>(r.prior[i]) - s_max));
         r2[i] = ri * ri;
-        d2[i] = r2[i];
+        d2[i] = rows.inv_norm(i) > 0.0 ? r2[i] : 0.0;  // L_ii = r_i^2 cos(e_i, e_i): 0 for a zero row
     }
     std::vector<double> basis;  // orthonormal rows
     std::vector<bool> used(n, false);
