@@ -162,47 +162,36 @@ def check_dpp_page(res, cands, user, policy, pinned=()):
         basis.append(chosen)
 
 
+def check_page(method, res, cands, user, policy, history_embeddings=(), pinned=()):
+    if method == "mmr":
+        check_mmr_page(res, cands, user, policy, history_embeddings, pinned)
+    else:
+        check_dpp_page(res, cands, user, policy, pinned)  # history does not enter the DPP kernel
+
+
 @pytest.mark.parametrize("backend", BACKENDS)
-def test_mmr_matches_the_textbook(backend):
-    rng = np.random.default_rng(20261202)
+@pytest.mark.parametrize("method", ["mmr", "dpp"])
+def test_pages_match_the_textbook(backend, method):
+    rng = np.random.default_rng(20261202 if method == "mmr" else 1018)
     for _ in range(300 if backend == "native" else 80):
-        cands, user, policy = random_request(rng, "mmr")
-        check_mmr_page(ranker.rank(cands, user, policy, backend=backend), cands, user, policy)
+        cands, user, policy = random_request(rng, method)
+        check_page(method, ranker.rank(cands, user, policy, backend=backend), cands, user, policy)
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
-def test_mmr_with_history_and_a_pin_matches_the_textbook(backend):
-    # History rows and pins count as placed from the first slot on.
-    rng = np.random.default_rng(7)
+@pytest.mark.parametrize("method", ["mmr", "dpp"])
+def test_pages_with_history_and_a_pin_match_the_textbook(backend, method):
+    # A pin counts as placed (MMR) or enters the basis (DPP) before the first open slot;
+    # history rows count as placed for MMR only.
+    rng = np.random.default_rng(7 if method == "mmr" else 33)
     for _ in range(200 if backend == "native" else 60):
-        cands, user, policy = random_request(rng, "mmr")
+        cands, user, policy = random_request(rng, method)
         shown = rng.normal(size=(int(rng.integers(1, 6)), cands.embedding.shape[1])).astype(np.float32)
         pin = int(rng.integers(len(cands)))
         policy = policy.replace(pins=[{"item_id": pin, "slot": 0}])
         res = ranker.rank(cands, user, policy, backend=backend, history=ranker.History(embeddings=shown))
         assert int(res.indices[0]) == pin
-        check_mmr_page(res, cands, user, policy, history_embeddings=shown, pinned=[pin])
-
-
-@pytest.mark.parametrize("backend", BACKENDS)
-def test_dpp_matches_the_textbook(backend):
-    rng = np.random.default_rng(1018)
-    for _ in range(300 if backend == "native" else 80):
-        cands, user, policy = random_request(rng, "dpp")
-        check_dpp_page(ranker.rank(cands, user, policy, backend=backend), cands, user, policy)
-
-
-@pytest.mark.parametrize("backend", BACKENDS)
-def test_dpp_with_a_pin_matches_the_textbook(backend):
-    # A pin enters the basis before the first open slot.
-    rng = np.random.default_rng(33)
-    for _ in range(200 if backend == "native" else 60):
-        cands, user, policy = random_request(rng, "dpp")
-        pin = int(rng.integers(len(cands)))
-        policy = policy.replace(pins=[{"item_id": pin, "slot": 0}])
-        res = ranker.rank(cands, user, policy, backend=backend)
-        assert int(res.indices[0]) == pin
-        check_dpp_page(res, cands, user, policy, pinned=[pin])
+        check_page(method, res, cands, user, policy, history_embeddings=shown, pinned=[pin])
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -216,5 +205,4 @@ def test_benchmark_feed_pages_match_the_textbook(backend, method):
         cands, user, policy = make_request(1000, 64, seed, method=method, all_masks=False)
         policy = policy.replace(**{"weights.tag": 0.0})
         res = ranker.rank(cands, user, policy, backend=backend)
-        check = check_mmr_page if method == "mmr" else check_dpp_page
-        check(res, cands, user, policy)
+        check_page(method, res, cands, user, policy)
