@@ -11,8 +11,13 @@
 namespace ranker {
 namespace {
 
+// A plain loop: these lists hold a few values (an author window of 10 keeps up to 9 authors at
+// its maximum), and std::find's four-way unrolled search spent more instructions on its trip
+// count and remainder than on the comparisons (2.4% of a feed-1k-mmr request).
 bool contains_unsorted(const std::vector<std::int32_t>& values, std::int32_t v) {
-    return std::find(values.begin(), values.end(), v) != values.end();
+    for (std::int32_t x : values)
+        if (x == v) return true;
+    return false;
 }
 
 // Up to this many values, a linear scan beats a binary search or a hash lookup.
