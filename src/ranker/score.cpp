@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <memory>
 #include <numeric>
 
 #include "ranker/kernels.h"
@@ -70,7 +71,9 @@ void compute_scores(const CandidatesView& c, const UserView& u, const Policy& p,
         const std::size_t total = static_cast<std::size_t>(c.tag_count);
         // The positions whose tag passes the interest filter, appended branch-free: most item
         // tags are not interests, and the filter turns most of those away.
-        std::vector<std::int32_t> hits(total);
+        // Written before read, so not zeroed: zeroing it wrote 4 bytes per item tag (about
+        // 10 KB per feed-1k request) that were overwritten right away.
+        std::unique_ptr<std::int32_t[]> hits(new std::int32_t[std::max<std::size_t>(1, total)]);
         std::size_t hit_count = 0;
         for (std::size_t j = 0; j < total; ++j) {
             hits[hit_count] = static_cast<std::int32_t>(j);
