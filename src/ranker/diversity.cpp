@@ -137,6 +137,16 @@ DppObjective::DppObjective(double alpha, std::size_t d, const double* pool_score
     order_dormant(alpha, pool_scores, pool_size, s_max);
     active_.reserve(static_cast<std::size_t>(pool_size));
     live_slot_.assign(total, -1);
+    // Sized once for every pool item: the live set grows by one item per activation, and
+    // growing six arrays by doubling copied them about ten times each per request.
+    const std::size_t most_live = static_cast<std::size_t>(pool_size);
+    live_.reserve(most_live);
+    live_rows_.reserve(most_live);
+    live_inv_norm_.reserve(most_live);
+    live_r2_.reserve(most_live);
+    live_approx_.reserve(most_live);
+    live_error_.reserve(most_live);
+    dots_.reserve(most_live);
     unit_.resize(d_);
     capacity_ = static_cast<std::size_t>(std::max<std::int64_t>(0, std::min<std::int64_t>(basis_capacity, total)));
     basis_.reset(new double[std::max<std::size_t>(1, capacity_ * d_)]);
