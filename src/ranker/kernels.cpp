@@ -264,12 +264,17 @@ RANKER_AVX2 void dot_mixed_basis_avx2(const double* q, std::size_t count, const 
     for (; b < count; ++b) out[b] = dot_mixed_avx2(q + b * len, e, len);
 }
 
+// A dot_block row's two float accumulators added, and the sum's halves widened and added.
+RANKER_AVX2 inline __m256d widened_pair_sum(__m256 acc0, __m256 acc1) {
+    const __m256 a = _mm256_add_ps(acc0, acc1);
+    return _mm256_add_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(a)), _mm256_cvtps_pd(_mm256_extractf128_ps(a, 1)));
+}
+
 // One row of dot_block: two float accumulators over 16-element chunks (then one 8-element
 // step into the first), the lanes summed in double, the last d % 8 products in double.
 RANKER_AVX2 inline double block_row_sum(__m256 acc0, __m256 acc1, const float* u, const float* r, std::size_t j,
                                         std::size_t d) {
-    const __m256 a = _mm256_add_ps(acc0, acc1);
-    double s = hsum(_mm256_add_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(a)), _mm256_cvtps_pd(_mm256_extractf128_ps(a, 1))));
+    double s = hsum(widened_pair_sum(acc0, acc1));
     for (; j < d; ++j) s += static_cast<double>(u[j]) * static_cast<double>(r[j]);
     return s;
 }
@@ -289,15 +294,9 @@ RANKER_AVX2 inline double block_row(const float* u, const float* r, std::size_t 
 }
 
 // block_row_sum's vector part for four rows at once, with the same additions in the same
-// order, so bit-identical: per row a = acc0 + acc1 and its widened halves added; then hsum's
-// pairing, lanes (0 + 2) and (1 + 3) first, two rows per permute-and-add, and the four last
-// additions in one hadd (one row at a time, the reductions were about a third of dot_block's
-// instructions).
-RANKER_AVX2 inline __m256d widened_pair_sum(__m256 acc0, __m256 acc1) {
-    const __m256 a = _mm256_add_ps(acc0, acc1);
-    return _mm256_add_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(a)), _mm256_cvtps_pd(_mm256_extractf128_ps(a, 1)));
-}
-
+// order, so bit-identical: per row widened_pair_sum, then hsum's pairing, lanes (0 + 2) and
+// (1 + 3) first, two rows per permute-and-add, and the four last additions in one hadd (one row
+// at a time, the reductions were about a third of dot_block's instructions).
 RANKER_AVX2 inline __m256d block_rows_sum4(__m256 a0, __m256 a1, __m256 b0, __m256 b1, __m256 c0, __m256 c1,
                                            __m256 e0, __m256 e1) {
     const __m256d x0 = widened_pair_sum(a0, a1), x1 = widened_pair_sum(b0, b1);
