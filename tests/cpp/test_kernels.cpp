@@ -136,21 +136,26 @@ TEST(kernels, dot_fast_rows_matches_the_row_kernels) {
     std::normal_distribution<float> g;
     for (const KernelTable* k : {&scalar_kernels(), avx2_kernels()}) {
         if (k == nullptr) continue;
-        for (std::size_t d : {1, 7, 8, 33, 64}) {
+        // 32, 64, 96 and 128 take the AVX2 fast path (u in registers, four wanted rows summed
+        // together); rows 8 to 15 are all wanted, so at least one group of four is, and n = 23
+        // leaves a remainder of three rows.
+        for (std::size_t d : {1, 7, 8, 32, 33, 64, 96, 128}) {
             const std::size_t n = 23;
             std::vector<float> u(d), e(n * d);
             for (float& x : u) x = g(rng);
             for (float& x : e) x = g(rng);
             e[5 * d + d / 2] = std::nanf("");   // a wanted row with a NaN
             e[6 * d] = INFINITY;                // an unwanted row with an inf
+            e[13 * d + d - 1] = INFINITY;        // a wanted row with an inf, in an all-wanted group
             std::vector<std::uint8_t> want(n);
-            for (std::size_t i = 0; i < n; ++i) want[i] = (i % 3 != 0) || i == 5;
+            for (std::size_t i = 0; i < n; ++i) want[i] = (i % 3 != 0) || i == 5 || (i >= 8 && i < 16);
             want[6] = 0;
+            want[9] = 2;  // any non-zero byte means wanted
             std::vector<double> out(n, -1.0);
             k->dot_fast_rows(u.data(), e.data(), n, d, want.data(), out.data());
             for (std::size_t i = 0; i < n; ++i) {
                 const float* row = e.data() + i * d;
-                if (i == 5 || i == 6) {
+                if (i == 5 || i == 6 || i == 13) {
                     CHECK(!std::isfinite(out[i]));
                 } else if (want[i]) {
                     CHECK(out[i] == k->dot_fast(u.data(), row, d));
