@@ -74,15 +74,18 @@ void project_out_scalar(const double* q, std::size_t b, std::size_t d, double* o
         for (std::size_t j = 0; j < d; ++j) out[j] -= coefficients[p] * q[p * d + j];
 }
 
-void dot_fast_rows_scalar(const float* u, const float* e, std::size_t n, std::size_t d, const std::uint8_t* want,
+bool dot_fast_rows_scalar(const float* u, const float* e, std::size_t n, std::size_t d, const std::uint8_t* want,
                           double* out) {
+    bool finite = true;
     for (std::size_t i = 0; i < n; ++i, e += d) {
         if (want[i]) {
             out[i] = dot_fast_scalar(u, e, d);
         } else {
             out[i] = all_finite_scalar(e, d) ? 0.0 : std::numeric_limits<double>::quiet_NaN();
         }
+        finite = finite && std::isfinite(out[i]);
     }
+    return finite;
 }
 
 void dot_block_scalar(const float* u, const float* rows, std::size_t count, std::size_t d, double* out) {
@@ -252,7 +255,7 @@ RANKER_AVX2 inline double unwanted_row(const float* e, std::size_t d) {
 // other, in memory order (interleaving the rows' loads was slower: README, benchmark notes).
 // About half the instructions per row of the general loop below, same results bit for bit.
 template <std::size_t kBlocks>
-RANKER_AVX2 void dot_fast_rows_fixed_avx2(const float* u, const float* e, std::size_t n, const std::uint8_t* want,
+RANKER_AVX2 bool dot_fast_rows_fixed_avx2(const float* u, const float* e, std::size_t n, const std::uint8_t* want,
                                           double* out) {
     constexpr std::size_t d = 32 * kBlocks;
     __m256 uv[4 * kBlocks];
@@ -261,6 +264,8 @@ RANKER_AVX2 void dot_fast_rows_fixed_avx2(const float* u, const float* e, std::s
     // stand-alone loop over 64 requests' rows (from L3 or memory, as in the benchmark) that took
     // the pass from 0.93 to about 0.82 of the one-row-at-a-time loop's time; 8 ahead gave 0.86.
     constexpr std::size_t kAhead = 16;
+    __m256d non_finite = _mm256_setzero_pd();  // lanes set where a four-row group gave inf or NaN
+    bool finite = true;                        // the rows summed one at a time
     std::size_t i = 0;
     for (; i + 4 <= n; i += 4) {
         const float* r = e + i * d;
@@ -279,16 +284,25 @@ RANKER_AVX2 void dot_fast_rows_fixed_avx2(const float* u, const float* e, std::s
             const __m256d x2 = dot_fast_lanes<kBlocks>(uv, r + 2 * d);
             asm volatile("" ::: "memory");
             const __m256d x3 = dot_fast_lanes<kBlocks>(uv, r + 3 * d);
-            _mm256_storeu_pd(out + i, hsum4(x0, x1, x2, x3));
+            const __m256d sums = hsum4(x0, x1, x2, x3);
+            _mm256_storeu_pd(out + i, sums);
+            const __m256d zero_if_finite = _mm256_sub_pd(sums, sums);  // NaN for inf and NaN
+            non_finite = _mm256_or_pd(non_finite, _mm256_cmp_pd(zero_if_finite, zero_if_finite, _CMP_UNORD_Q));
             continue;
         }
-        for (std::size_t q = 0; q < 4; ++q)
+        for (std::size_t q = 0; q < 4; ++q) {
             out[i + q] = want[i + q] ? hsum(dot_fast_lanes<kBlocks>(uv, r + q * d)) : unwanted_row(r + q * d, d);
+            finite = finite && std::isfinite(out[i + q]);
+        }
     }
-    for (; i < n; ++i) out[i] = want[i] ? hsum(dot_fast_lanes<kBlocks>(uv, e + i * d)) : unwanted_row(e + i * d, d);
+    for (; i < n; ++i) {
+        out[i] = want[i] ? hsum(dot_fast_lanes<kBlocks>(uv, e + i * d)) : unwanted_row(e + i * d, d);
+        finite = finite && std::isfinite(out[i]);
+    }
+    return finite && _mm256_movemask_pd(non_finite) == 0;
 }
 
-RANKER_AVX2 void dot_fast_rows_avx2(const float* u, const float* e, std::size_t n, std::size_t d,
+RANKER_AVX2 bool dot_fast_rows_avx2(const float* u, const float* e, std::size_t n, std::size_t d,
                                     const std::uint8_t* want, double* out) {
     switch (d) {
         case 32: return dot_fast_rows_fixed_avx2<1>(u, e, n, want, out);
@@ -298,7 +312,12 @@ RANKER_AVX2 void dot_fast_rows_avx2(const float* u, const float* e, std::size_t 
         default: break;
     }
     // Other widths: the per-row kernels inlined into one loop.
-    for (std::size_t i = 0; i < n; ++i, e += d) out[i] = want[i] ? dot_fast_avx2(u, e, d) : unwanted_row(e, d);
+    bool finite = true;
+    for (std::size_t i = 0; i < n; ++i, e += d) {
+        out[i] = want[i] ? dot_fast_avx2(u, e, d) : unwanted_row(e, d);
+        finite = finite && std::isfinite(out[i]);
+    }
+    return finite;
 }
 
 RANKER_AVX2 double dot_f64_avx2(const double* a, const double* b, std::size_t len) { return dot4_avx2(a, b, len); }

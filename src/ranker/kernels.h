@@ -27,8 +27,9 @@ struct KernelTable {
     bool (*valid_prices)(const double* x, std::size_t n);
     // The scoring pass over n rows of e (row-major, d columns), in one call: out[i] =
     // dot_fast(u, row i) where want[i] != 0, else 0.0 when row i is all finite and NaN when it
-    // is not. A non-finite out[i] sends the caller to the exact per-row checks.
-    void (*dot_fast_rows)(const float* u, const float* e, std::size_t n, std::size_t d, const std::uint8_t* want,
+    // is not. Returns whether every out[i] is finite; a non-finite one sends the caller to the
+    // exact per-row checks.
+    bool (*dot_fast_rows)(const float* u, const float* e, std::size_t n, std::size_t d, const std::uint8_t* want,
                           double* out);
     // sum_j a[j] * b[j] over doubles (unit rows, the DPP basis). Fixed summation order per
     // variant, so every caller in one process gets bit-identical results for the same inputs.

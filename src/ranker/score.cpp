@@ -38,7 +38,7 @@ ActiveTags active_tags(const UserView& u, const Policy& p) {
 void embedding_pass(const CandidatesView& c, const float* u, const std::uint8_t* want_dot, double* dot) {
     const KernelTable& kern = active_kernels();
     const std::size_t d = static_cast<std::size_t>(c.d);
-    kern.dot_fast_rows(u, c.embedding, static_cast<std::size_t>(c.n), d, want_dot, dot);
+    if (kern.dot_fast_rows(u, c.embedding, static_cast<std::size_t>(c.n), d, want_dot, dot)) return;
     for (index_t i = 0; i < c.n; ++i) {
         if (std::isfinite(dot[i])) continue;
         // Non-finite in float lanes: an entry is non-finite, or huge finite entries overflowed

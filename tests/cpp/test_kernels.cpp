@@ -152,7 +152,7 @@ TEST(kernels, dot_fast_rows_matches_the_row_kernels) {
             want[6] = 0;
             want[9] = 2;  // any non-zero byte means wanted
             std::vector<double> out(n, -1.0);
-            k->dot_fast_rows(u.data(), e.data(), n, d, want.data(), out.data());
+            CHECK(!k->dot_fast_rows(u.data(), e.data(), n, d, want.data(), out.data()));
             for (std::size_t i = 0; i < n; ++i) {
                 const float* row = e.data() + i * d;
                 if (i == 5 || i == 6 || i == 13) {
@@ -161,6 +161,34 @@ TEST(kernels, dot_fast_rows_matches_the_row_kernels) {
                     CHECK(out[i] == k->dot_fast(u.data(), row, d));
                 } else {
                     CHECK(out[i] == 0.0);
+                }
+            }
+        }
+    }
+}
+
+// The return value lets the scoring pass skip its per-row checks: it must see a non-finite
+// entry wherever it sits (in a four-row group summed together, in a group with an unwanted row,
+// in the remainder) and must be true when every row is finite.
+TEST(kernels, dot_fast_rows_reports_any_non_finite_row) {
+    std::mt19937_64 rng(10);
+    std::normal_distribution<float> g;
+    for (const KernelTable* k : {&scalar_kernels(), avx2_kernels()}) {
+        if (k == nullptr) continue;
+        for (std::size_t d : {7, 32, 64, 128}) {
+            const std::size_t n = 23;
+            std::vector<float> u(d), clean(n * d);
+            for (float& x : u) x = g(rng);
+            for (float& x : clean) x = g(rng);
+            std::vector<std::uint8_t> want(n, 1);
+            want[6] = 0;  // rows 4 to 7 are summed one at a time; 20 to 22 are the remainder
+            std::vector<double> out(n);
+            CHECK(k->dot_fast_rows(u.data(), clean.data(), n, d, want.data(), out.data()));
+            for (std::size_t row : {1, 5, 6, 13, 21}) {
+                for (float bad : {INFINITY, -INFINITY, std::nanf("")}) {
+                    std::vector<float> e = clean;
+                    e[row * d + d / 2] = bad;
+                    CHECK(!k->dot_fast_rows(u.data(), e.data(), n, d, want.data(), out.data()));
                 }
             }
         }
