@@ -185,7 +185,8 @@ void run_slots(SlotState& st, Objective& obj, SelectionResult& out) {
     // The queue's lists start with room for the common case (a few hundred items reach the
     // queue, from pools of thousands) and grow by doubling past it. Room for the whole pool in
     // each of the five, as before, took 400 KB per feed-5k-mmr request that was hardly
-    // touched, but it pushed the request's memory past what glibc keeps after free(): the
+    // touched, but while glibc's trim threshold is at its default (until the process frees a
+    // large block) it pushed the request's memory past what glibc keeps after free(): the
     // heap was trimmed after every request and grown again in the next, 35 page faults a call
     // (none since), about a tenth of its p50.
     const std::size_t queue_room = Objective::kEager ? 0 : std::min<std::size_t>(static_cast<std::size_t>(pool_size), 512);
