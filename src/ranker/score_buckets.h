@@ -20,7 +20,6 @@ namespace ranker {
 class ScoreBuckets {
   public:
     static constexpr std::size_t kMaxBuckets = 256;  // bucket indices fit a byte
-    static constexpr std::size_t kStreams = 4;
 
     // keys[0 .. count) by local, from lowest to highest. Bucket b holds the keys in
     // (highest - (b + 1) / per_unit, highest - b / per_unit], the last of `buckets` (at most
@@ -109,6 +108,8 @@ class ScoreBuckets {
     }
 
   private:
+    static constexpr std::size_t kStreams = 4;  // interleaved runs of the counting sort (constructor)
+
     std::vector<std::int32_t> items_;      // bucket after bucket
     std::size_t buckets_ = 0;              // non-empty buckets
     std::size_t end_[kMaxBuckets];         // bucket b is items_[end_[b - 1] .. end_[b])

@@ -189,7 +189,8 @@ void run_slots(SlotState& st, Objective& obj, SelectionResult& out) {
     // large block) it pushed the request's memory past what glibc keeps after free(): the
     // heap was trimmed after every request and grown again in the next, 35 page faults a call
     // (none since), about a tenth of its p50.
-    const std::size_t queue_room = Objective::kEager ? 0 : std::min<std::size_t>(static_cast<std::size_t>(pool_size), 512);
+    const std::size_t queue_room =
+        Objective::kEager ? 0 : std::min<std::size_t>(static_cast<std::size_t>(pool_size), 512);
     ItemHeap heap;
     heap.reserve(queue_room);
     // Items that were not allowed at an earlier slot, best first. Their keys cannot change
