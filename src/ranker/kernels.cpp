@@ -250,6 +250,16 @@ RANKER_AVX2 inline double unwanted_row(const float* e, std::size_t d) {
     return all_finite_avx2(e, d) ? 0.0 : std::numeric_limits<double>::quiet_NaN();
 }
 
+// One row of the fixed-width pass on its own (a group of four with an unwanted row, the last
+// n % 4 rows); returns whether out[row] is finite.
+template <std::size_t kBlocks>
+RANKER_AVX2 inline bool fixed_width_row(const __m256* uv, const float* e, const std::uint8_t* want, std::size_t row,
+                                        double* out) {
+    const float* r = e + row * 32 * kBlocks;
+    out[row] = want[row] ? hsum(dot_fast_lanes<kBlocks>(uv, r)) : unwanted_row(r, 32 * kBlocks);
+    return std::isfinite(out[row]);
+}
+
 // The scoring pass for the common widths d = 32 * kBlocks: u stays in registers for all rows,
 // and four wanted rows in a row share one horizontal sum. Rows are still read one after the
 // other, in memory order (interleaving the rows' loads was slower: README, benchmark notes).
@@ -290,15 +300,9 @@ RANKER_AVX2 bool dot_fast_rows_fixed_avx2(const float* u, const float* e, std::s
             non_finite = _mm256_or_pd(non_finite, _mm256_cmp_pd(zero_if_finite, zero_if_finite, _CMP_UNORD_Q));
             continue;
         }
-        for (std::size_t q = 0; q < 4; ++q) {
-            out[i + q] = want[i + q] ? hsum(dot_fast_lanes<kBlocks>(uv, r + q * d)) : unwanted_row(r + q * d, d);
-            finite = finite && std::isfinite(out[i + q]);
-        }
+        for (std::size_t q = i; q < i + 4; ++q) finite &= fixed_width_row<kBlocks>(uv, e, want, q, out);
     }
-    for (; i < n; ++i) {
-        out[i] = want[i] ? hsum(dot_fast_lanes<kBlocks>(uv, e + i * d)) : unwanted_row(e + i * d, d);
-        finite = finite && std::isfinite(out[i]);
-    }
+    for (; i < n; ++i) finite &= fixed_width_row<kBlocks>(uv, e, want, i, out);
     return finite && _mm256_movemask_pd(non_finite) == 0;
 }
 

@@ -57,14 +57,17 @@ class ScoreBuckets {
             std::fill(slot[s], slot[s] + buckets, std::uint32_t{0});
             std::fill(best[s], best[s] + buckets, -std::numeric_limits<double>::infinity());
         }
-        auto tally = [&](std::size_t s, std::size_t l) {
+        // visit(s, l) for every item l of run s, one item of each run per step.
+        auto interleaved = [run, n](auto&& visit) {
+            for (std::size_t i = 0; i < run; ++i)
+                for (std::size_t s = 0; s < kStreams; ++s) visit(s, s * run + i);
+            for (std::size_t l = kStreams * run; l < n; ++l) visit(kStreams - 1, l);
+        };
+        interleaved([&](std::size_t s, std::size_t l) {
             const std::size_t b = bucket[l];
             ++slot[s][b];
             best[s][b] = keys[l] > best[s][b] ? keys[l] : best[s][b];
-        };
-        for (std::size_t i = 0; i < run; ++i)
-            for (std::size_t s = 0; s < kStreams; ++s) tally(s, s * run + i);
-        for (std::size_t l = kStreams * run; l < n; ++l) tally(kStreams - 1, l);
+        });
         std::uint32_t at = 0;
         for (std::size_t b = 0; b < buckets; ++b) {
             const std::uint32_t first = at;
@@ -82,10 +85,7 @@ class ScoreBuckets {
         }
         items_.resize(n);
         std::int32_t* items = items_.data();
-        auto place = [&](std::size_t s, std::size_t l) { items[slot[s][bucket[l]]++] = static_cast<std::int32_t>(l); };
-        for (std::size_t i = 0; i < run; ++i)
-            for (std::size_t s = 0; s < kStreams; ++s) place(s, s * run + i);
-        for (std::size_t l = kStreams * run; l < n; ++l) place(kStreams - 1, l);
+        interleaved([&](std::size_t s, std::size_t l) { items[slot[s][bucket[l]]++] = static_cast<std::int32_t>(l); });
     }
 
     bool empty() const { return next_ == buckets_; }
