@@ -170,6 +170,17 @@ RANKER_AVX2 double dot_avx2(const float* a, const float* b, std::size_t d) { ret
 // The squared norm is the dot product of the row with itself, term for term.
 RANKER_AVX2 double norm2_avx2(const float* e, std::size_t d) { return dot4_avx2(e, e, d); }
 
+// dot_fast's four float accumulators as one double vector (its hsum is the dot product): lanes
+// to double before the final sums, so only the few in-lane float additions round.
+RANKER_AVX2 inline __m256d widened_quad_sum(__m256 acc0, __m256 acc1, __m256 acc2, __m256 acc3) {
+    const __m256 a01 = _mm256_add_ps(acc0, acc1), a23 = _mm256_add_ps(acc2, acc3);
+    const __m256d lo = _mm256_add_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(a01)),
+                                     _mm256_cvtps_pd(_mm256_castps256_ps128(a23)));
+    const __m256d hi = _mm256_add_pd(_mm256_cvtps_pd(_mm256_extractf128_ps(a01, 1)),
+                                     _mm256_cvtps_pd(_mm256_extractf128_ps(a23, 1)));
+    return _mm256_add_pd(lo, hi);
+}
+
 RANKER_AVX2 inline double dot_fast_avx2(const float* u, const float* e, std::size_t d) {
     __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
     __m256 acc2 = _mm256_setzero_ps(), acc3 = _mm256_setzero_ps();
@@ -181,13 +192,7 @@ RANKER_AVX2 inline double dot_fast_avx2(const float* u, const float* e, std::siz
         acc3 = _mm256_fmadd_ps(_mm256_loadu_ps(u + j + 24), _mm256_loadu_ps(e + j + 24), acc3);
     }
     for (; j + 8 <= d; j += 8) acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(u + j), _mm256_loadu_ps(e + j), acc0);
-    // Lanes to double before the final sums, so only the few in-lane float additions round.
-    const __m256 a01 = _mm256_add_ps(acc0, acc1), a23 = _mm256_add_ps(acc2, acc3);
-    const __m256d lo = _mm256_add_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(a01)),
-                                     _mm256_cvtps_pd(_mm256_castps256_ps128(a23)));
-    const __m256d hi = _mm256_add_pd(_mm256_cvtps_pd(_mm256_extractf128_ps(a01, 1)),
-                                     _mm256_cvtps_pd(_mm256_extractf128_ps(a23, 1)));
-    double s = hsum(_mm256_add_pd(lo, hi));
+    double s = hsum(widened_quad_sum(acc0, acc1, acc2, acc3));
     for (; j < d; ++j) s += static_cast<double>(u[j]) * static_cast<double>(e[j]);
     return s;
 }
@@ -230,12 +235,7 @@ RANKER_AVX2 inline __m256d dot_fast_lanes(const __m256* uv, const float* e) {
         acc2 = _mm256_fmadd_ps(uv[4 * b + 2], _mm256_loadu_ps(e + 32 * b + 16), acc2);
         acc3 = _mm256_fmadd_ps(uv[4 * b + 3], _mm256_loadu_ps(e + 32 * b + 24), acc3);
     }
-    const __m256 a01 = _mm256_add_ps(acc0, acc1), a23 = _mm256_add_ps(acc2, acc3);
-    const __m256d lo = _mm256_add_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(a01)),
-                                     _mm256_cvtps_pd(_mm256_castps256_ps128(a23)));
-    const __m256d hi = _mm256_add_pd(_mm256_cvtps_pd(_mm256_extractf128_ps(a01, 1)),
-                                     _mm256_cvtps_pd(_mm256_extractf128_ps(a23, 1)));
-    return _mm256_add_pd(lo, hi);
+    return widened_quad_sum(acc0, acc1, acc2, acc3);
 }
 
 // hsum of four vectors at once, each as (lanes 0 + 2) + (lanes 1 + 3) like hsum, so bit for bit

@@ -26,9 +26,7 @@ constexpr std::size_t kShortList = 32;
 // Membership in an ascending list.
 bool contains(const std::vector<std::int32_t>& sorted, std::int32_t v) {
     if (sorted.size() > kShortList) return std::binary_search(sorted.begin(), sorted.end(), v);
-    for (std::int32_t x : sorted)
-        if (x == v) return true;
-    return false;
+    return contains_unsorted(sorted, v);
 }
 
 
