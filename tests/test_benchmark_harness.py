@@ -92,6 +92,70 @@ def test_ratios_are_baseline_over_native():
     assert benchmark.ratios(base, native) == {"p50": 25.0, "p99": 20.0, "p999": 20.0, "max": 10.0}
 
 
+# --- the machine's floor -------------------------------------------------------------------
+
+
+def test_spin_iterations_rescales_to_the_target():
+    def linear(iterations: int) -> float:  # 500 ns of call overhead, 20 ns per iteration
+        return 500.0 + 20.0 * iterations
+
+    found = benchmark.spin_iterations(100_000.0, linear)
+    assert linear(found) == pytest.approx(100_000.0, rel=0.01)
+    assert benchmark.spin_iterations(100_000.0, linear, first_guess=1_000_000) == pytest.approx(found, rel=0.01)
+
+
+def test_spin_iterations_grows_past_the_clock_resolution():
+    def coarse(iterations: int) -> float:  # a clock that reads 0 below 10,000 iterations
+        return 0.0 if iterations < 10_000 else float(iterations)
+
+    assert benchmark.spin_iterations(50_000.0, coarse, first_guess=1, steps=6) == 50_000
+
+
+def test_spin_iterations_refuses_a_target_that_is_not_positive():
+    for bad in (0.0, -1.0, math.nan):
+        with pytest.raises(ValueError, match="target_ns"):
+            benchmark.spin_iterations(bad, lambda n: 1.0)
+
+
+def test_floor_p99_adds_the_probes_tail_to_the_native_median():
+    native = {"p50": 100.0, "p99": 180.0, "floor": {"p50": 90.0, "p99": 140.0}}
+    assert benchmark.floor_p99(native) == 150.0
+    assert benchmark.tail_us(native) == 80.0
+
+
+def test_time_calls_times_a_probe_after_every_call():
+    calls = []
+    pool = [("c0", "u0"), ("c1", "u1")]
+    out = benchmark.time_calls(lambda c, u, p: calls.append((c, u, p)), pool, "policy", 6, 3, floor=True)
+    cycled = [(f"c{n % 2}", f"u{n % 2}", "policy") for n in range(6)]
+    assert calls == cycled[:3] + cycled  # three warm-up calls, then six timed, each cycling from the start
+    probe = out["floor"]
+    assert probe["requests"] == 6 and probe["iterations"] >= 1 and 0 < probe["p50"] <= probe["p99"]
+    assert out["floor_p99"] == pytest.approx(out["p50"] + probe["p99"] - probe["p50"])
+    assert "floor" not in benchmark.time_calls(lambda c, u, p: None, pool, "policy", 4, 1)
+
+
+def test_the_floor_probe_follows_the_calls_when_the_machine_slows(monkeypatch):
+    # A fake clock: each call takes 1 us for the first 100 calls and 3 us after (the machine
+    # slowed down), and the probe takes 2 ns an iteration; the probe must follow.
+    now = [0]
+    calls = [0]
+
+    def call(c, u, p):
+        calls[0] += 1
+        now[0] += 1000 if calls[0] <= 100 else 3000
+
+    def fake_spin(iterations):
+        now[0] += 2 * iterations
+
+    monkeypatch.setattr(benchmark.time, "perf_counter_ns", lambda: now[0])
+    monkeypatch.setattr(benchmark, "spin", fake_spin)
+    out = benchmark.time_calls(call, [("c", "u")], "policy", 4 * benchmark.RECALIBRATE, 10, floor=True)
+    assert out["floor"]["iterations"] == 1500  # 3 us at 2 ns an iteration, from 500
+    assert out["floor"]["min"] == 1.0 and out["floor"]["max"] == 3.0
+    assert out["floor"]["p99"] == out["p99"] == 3.0  # the last two blocks of probes took 3 us
+
+
 # --- --compare ----------------------------------------------------------------------------
 
 
@@ -103,6 +167,40 @@ def _record(p99s: dict, cpu: str = "Test CPU") -> dict:
                                                              "max": p99 * 3}}
                       for name, p99 in p99s.items()},
     }
+
+
+def _with_floor(record: dict, name: str, p50: float, p99: float, floor_p50: float, floor_p99: float) -> dict:
+    native = record["scenarios"][name]["native"]
+    native.update(p50=p50, p99=p99)
+    native["floor"] = {"p50": floor_p50, "p99": floor_p99}
+    return record
+
+
+def test_compare_blames_the_machine_when_its_floor_grew_as_much(tmp_path, capsys):
+    old = _with_floor(_record({"a": 0.0}), "a", 100.0, 150.0, 95.0, 130.0)
+    new = _with_floor(_record({"a": 0.0}), "a", 102.0, 190.0, 96.0, 175.0)  # tail +38, floor's +44
+    assert _compare(tmp_path, old, new) == 1  # still a regression: the note does not excuse it
+    out = capsys.readouterr().out
+    assert "REGRESSION" in out and "floor tail change us" in out and "+44.0" in out
+    assert "most likely the machine" in out
+
+
+def test_compare_does_not_blame_the_machine_for_a_slower_median_or_a_taller_tail(tmp_path, capsys):
+    old = _with_floor(_record({"a": 0.0}), "a", 100.0, 150.0, 95.0, 130.0)
+    slower = _with_floor(_record({"a": 0.0}), "a", 130.0, 180.0, 125.0, 160.0)  # p50 +30%
+    taller = _with_floor(_record({"a": 0.0}), "a", 100.0, 190.0, 95.0, 140.0)  # tail +40, floor's +10
+    for new in (slower, taller):
+        assert _compare(tmp_path, old, new) == 1
+        out = capsys.readouterr().out
+        assert "REGRESSION" in out and "most likely the machine" not in out
+
+
+def test_compare_shows_the_floor_only_when_both_runs_have_one(tmp_path, capsys):
+    old = _with_floor(_record({"a": 0.0}), "a", 100.0, 150.0, 95.0, 130.0)
+    assert _compare(tmp_path, old, _record({"a": 150.0})) == 0
+    assert "floor" not in capsys.readouterr().out
+    assert _compare(tmp_path, old, old) == 0
+    assert "floor tail change us" in capsys.readouterr().out
 
 
 def _write(tmp_path, name: str, data: dict) -> str:
@@ -186,7 +284,7 @@ def test_tiny_latency_run_writes_json(tmp_path, capsys, monkeypatch):
                            "--baseline-requests", "20", "--json", str(out_file)])
     assert code == 0
     text = capsys.readouterr().out
-    assert "feed-200-none" in text and "p99 us" in text and "x p99" in text
+    assert "feed-200-none" in text and "p99 us" in text and "x p99" in text and "floor p99" in text
     record = json.loads(out_file.read_text())
     assert record["schema"] == benchmark.SCHEMA
     env = record["environment"]
@@ -198,6 +296,7 @@ def test_tiny_latency_run_writes_json(tmp_path, capsys, monkeypatch):
     assert nat["rps"] > 0
     assert len(nat["request_p50"]) == 4 and all(0 < m <= nat["max"] for m in nat["request_p50"])
     assert nat["request_spread"] == pytest.approx(max(nat["request_p50"]) / min(nat["request_p50"]))
+    assert nat["floor"]["requests"] == 200 and nat["floor_p99"] >= nat["p50"]
     assert "spread" in text
     assert fig["baseline"]["requests"] == 20 and fig["agreement"] in ("identical", "ties")
     assert set(fig["ratio"]) == {"p50", "p99", "p999", "max"}
@@ -211,6 +310,14 @@ def test_missing_baseline_reports_native_only(tmp_path, capsys):
     assert code == 0
     out = capsys.readouterr().out
     assert "baseline not found" in out and "x p99" not in out
+
+
+def test_no_floor_skips_the_probe(tmp_path, capsys):
+    out_file = tmp_path / "run.json"
+    assert benchmark.main(["--scenario", "feed-200-none", "--requests", "20", "--warmup", "2", "--pool", "2",
+                           "--baseline-requests", "0", "--no-floor", "--json", str(out_file)]) == 0
+    assert "floor p99" not in capsys.readouterr().out
+    assert "floor" not in json.loads(out_file.read_text())["scenarios"]["feed-200-none"]["native"]
 
 
 def test_tiny_throughput_run(capsys):

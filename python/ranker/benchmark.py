@@ -10,6 +10,12 @@ and the ratio of each figure to the NumPy baseline (``bench/numpy_baseline.py``:
 pipeline written the way a skilled NumPy user would) measured in the same run on the same
 requests.
 
+Between the timed calls it times fixed work (:func:`spin`) calibrated to last as long as the
+native p50, and reports ``floor p99``: that p50 plus the probe's own p99 over its p50, the tail
+this machine adds to any work of that length over the same seconds (interrupts, other guests,
+frequency changes). A p99 close to its floor leaves little for the code to win on that machine;
+``--no-floor`` skips the probe.
+
 ``--json FILE`` writes the figures with what they were measured on (CPU model, cores, Python,
 NumPy, package version, SIMD level, git revision); ``--compare OLD.json NEW.json`` prints the
 change per scenario and exits 1 when any p99 grew by more than ``--threshold`` (10%).
@@ -42,6 +48,8 @@ FIGURES = ("p50", "p99", "p999", "max")
 #: Version of the JSON layout (bump when a key changes meaning).
 SCHEMA = 1
 DEFAULT_BASELINE = os.path.join("bench", "numpy_baseline.py")
+#: Timed calls between two recalibrations of the floor probe.
+RECALIBRATE = 64
 
 
 # ------------------------------------------------------------------------------------------
@@ -100,6 +108,18 @@ def request_p50s(samples_ns: Sequence[int], pool_size: int) -> List[Optional[flo
 def ratios(baseline: Mapping[str, float], native: Mapping[str, float]) -> Dict[str, float]:
     """How many times slower the baseline is, per figure (baseline / native)."""
     return {key: baseline[key] / native[key] if native[key] > 0 else float("inf") for key in FIGURES}
+
+
+def tail_us(figures: Mapping[str, float]) -> float:
+    """How far p99 sits above p50, in microseconds."""
+    return figures["p99"] - figures["p50"]
+
+
+def floor_p99(native: Mapping[str, Any]) -> float:
+    """The p99 this machine gave work that always takes the native p50: that p50 plus how far
+    the floor probe's p99 sat above its own p50 (the machine adds to a tail, it does not scale
+    it, so a probe a little shorter or longer than the p50 still measures it)."""
+    return native["p50"] + tail_us(native["floor"])
 
 
 # ------------------------------------------------------------------------------------------
@@ -174,33 +194,103 @@ def load_baseline(path: str) -> ModuleType:
 # Timing.
 
 
+def spin(iterations: int) -> None:
+    """Fixed work that touches no data and allocates nothing: the probe for the machine's share
+    of a tail. Any time one call of it takes beyond its usual is the machine's (a timer or
+    device interrupt, the hypervisor running another guest, a frequency change), not code's."""
+    for _ in range(iterations):
+        pass
+
+
+def spin_iterations(target_ns: float, median_ns: Callable[[int], float], first_guess: int = 256,
+                    steps: int = 3) -> int:
+    """Iterations of :func:`spin` whose median time is about ``target_ns``: start from
+    ``first_guess`` and rescale by target / measured, ``steps`` times (the cost is close to
+    linear in the iterations, so three steps land within a few percent).
+    ``median_ns(iterations)`` measures; tests pass a model instead of a clock."""
+    if not target_ns > 0:
+        raise ValueError(f"spin_iterations: target_ns must be > 0, got {target_ns}")
+    iterations = max(1, first_guess)
+    for _ in range(steps):
+        measured = median_ns(iterations)
+        if measured <= 0:  # below the clock's resolution: try much more work
+            iterations *= 16
+            continue
+        iterations = max(1, round(iterations * target_ns / measured))
+    return iterations
+
+
+def _spin_median_ns(iterations: int, runs: int = 31) -> float:
+    clock = time.perf_counter_ns
+    times = []
+    for _ in range(runs):
+        t0 = clock()
+        spin(iterations)
+        times.append(clock() - t0)
+    return percentile(times, 50.0)
+
+
 def time_calls(fn: Callable[[Any, Any, Any], Any], pool: Sequence[tuple], policy: Any, count: int,
-               warmup: int) -> Dict[str, Any]:
+               warmup: int, floor: bool = False) -> Dict[str, Any]:
     """Call ``fn(candidates, user, policy)`` ``warmup`` times, then ``count`` timed times, cycling
     through ``pool``; each call is timed on its own. Returns :func:`summarize`'s figures, each
     request's median (``request_p50``) and the slowest of those over the fastest
-    (``request_spread``)."""
+    (``request_spread``).
+
+    With ``floor``, each timed call is followed by a timed :func:`spin` calibrated to the
+    warm-up calls' median and rescaled every ``RECALIBRATE`` calls to their recent median;
+    ``floor`` holds that probe's figures (the tail that fixed work of the same length had on
+    this machine over the same seconds) and ``floor_p99`` the column :func:`floor_p99`.
+    ``rps`` leaves the probe's time out."""
     if count < 1:
         raise ValueError(f"requests: must be at least 1, got {count}")
     size = len(pool)
+    clock = time.perf_counter_ns
+    warm = []
     for n in range(warmup):
         c, u = pool[n % size]
+        t0 = clock()
         fn(c, u, policy)
+        warm.append(clock() - t0)
+    iterations = 0
+    if floor:
+        if not warm:  # no warm-up to calibrate on: time one call of each request
+            for c, u in pool:
+                t0 = clock()
+                fn(c, u, policy)
+                warm.append(clock() - t0)
+        iterations = spin_iterations(max(percentile(warm, 50.0), 1.0), _spin_median_ns)
     samples = [0] * count
-    clock = time.perf_counter_ns
+    probes = [0] * count if floor else []
     gc.collect()
     start = clock()
     for n in range(count):
         c, u = pool[n % size]
         t0 = clock()
         fn(c, u, policy)
-        samples[n] = clock() - t0
-    wall = (clock() - start) / 1e9
+        t1 = clock()
+        samples[n] = t1 - t0
+        if floor:
+            spin(iterations)
+            probes[n] = clock() - t1
+            if n % RECALIBRATE == RECALIBRATE - 1:
+                # The machine's speed drifts within a run (the probe's own time by a fifth):
+                # keep the probe as long as the calls' recent median.
+                recent = slice(n + 1 - RECALIBRATE, n + 1)
+                iterations = max(1, round(iterations * percentile(samples[recent], 50.0)
+                                          / max(percentile(probes[recent], 50.0), 1)))
+    wall = (clock() - start - sum(probes)) / 1e9
     out: Dict[str, Any] = summarize(samples, wall)
     medians = request_p50s(samples, size)
     timed = [m for m in medians if m is not None]
     out["request_p50"] = medians
     out["request_spread"] = max(timed) / min(timed) if min(timed) > 0 else float("inf")
+    if floor:
+        probe = summarize(probes)
+        del probe["rps"]
+        probe["iterations"] = iterations
+        out["floor"] = probe
+        out["floor_p99"] = floor_p99(out)
     return out
 
 
@@ -227,7 +317,7 @@ def bench_scenario(scenario: Any, args: argparse.Namespace, baseline: Optional[M
     pool = scenario.build(args.pool)
     record: Dict[str, Any] = {"n": scenario.n, "d": scenario.d, "kind": scenario.kind, "method": scenario.method,
                               "k": policy.k, "seed": scenario.seed, "pool": len(pool)}
-    record["native"] = time_calls(rank, pool, policy, args.requests, args.warmup)
+    record["native"] = time_calls(rank, pool, policy, args.requests, args.warmup, floor=args.floor)
     if baseline is not None and args.baseline_requests > 0:
         c, u = pool[0]
         record["agreement"] = _same_outcome(rank(c, u, policy), baseline.rank(c, u, policy))
@@ -331,14 +421,18 @@ def _fmt(value: Optional[float], digits: int = 1) -> str:
 
 def latency_table(results: Mapping[str, Mapping[str, Any]]) -> str:
     has_base = any("baseline" in r for r in results.values())
-    head = ["scenario", "n", "d", "p50 us", "p99 us", "p999 us", "max us", "req/s", "spread"]
+    has_floor = any("floor" in r["native"] for r in results.values())
+    head = ["scenario", "n", "d", "p50 us", "p99 us"] + (["floor p99"] if has_floor else [])
+    head += ["p999 us", "max us", "req/s", "spread"]
     if has_base:
         head += ["numpy p50", "numpy p99", "x p50", "x p99", "x p999"]
     rows = [head]
     for name, r in results.items():
         nat = r["native"]
-        row = [name, str(r["n"]), str(r["d"]), _fmt(nat["p50"]), _fmt(nat["p99"]), _fmt(nat["p999"]),
-               _fmt(nat["max"]), f"{nat['rps']:,.0f}", f"{nat['request_spread']:.1f}x"]
+        row = [name, str(r["n"]), str(r["d"]), _fmt(nat["p50"]), _fmt(nat["p99"])]
+        if has_floor:
+            row.append(_fmt(floor_p99(nat)) if "floor" in nat else "-")
+        row += [_fmt(nat["p999"]), _fmt(nat["max"]), f"{nat['rps']:,.0f}", f"{nat['request_spread']:.1f}x"]
         if has_base:
             if "baseline" in r:
                 base, ratio = r["baseline"], r["ratio"]
@@ -380,21 +474,35 @@ def compare_runs(old: Mapping[str, Any], new: Mapping[str, Any], threshold: floa
     (a fraction: 0.10 = 10%) is a regression."""
     old_s, new_s = old.get("scenarios", {}), new.get("scenarios", {})
     common = [name for name in new_s if name in old_s]
-    rows = [["scenario", "old p50", "new p50", "change", "old p99", "new p99", "change", ""]]
-    regressed = []
+    floors = bool(common) and all("floor" in rec[name]["native"] for rec in (old_s, new_s) for name in common)
+    rows = [["scenario", "old p50", "new p50", "change", "old p99", "new p99", "change"]
+            + (["floor tail change us"] if floors else []) + [""]]
+    regressed, machine = [], []
     for name in common:
         a, b = old_s[name]["native"], new_s[name]["native"]
-        d50 = b["p50"] / a["p50"] - 1.0 if a["p50"] > 0 else 0.0
-        d99 = b["p99"] / a["p99"] - 1.0 if a["p99"] > 0 else 0.0
+        d50 = _change(a["p50"], b["p50"])
+        d99 = _change(a["p99"], b["p99"])
         verdict = ""
         if d99 > threshold:
             verdict = "REGRESSION"
             regressed.append(name)
         elif d99 < -threshold:
             verdict = "faster"
-        rows.append([name, _fmt(a["p50"]), _fmt(b["p50"]), f"{100 * d50:+.1f}%", _fmt(a["p99"]), _fmt(b["p99"]),
-                     f"{100 * d99:+.1f}%", verdict])
+        row = [name, _fmt(a["p50"]), _fmt(b["p50"]), f"{100 * d50:+.1f}%", _fmt(a["p99"]), _fmt(b["p99"]),
+               f"{100 * d99:+.1f}%"]
+        if floors:
+            # The machine adds to a tail, it does not scale it: compare how far each p99 sits
+            # above its own p50, in microseconds.
+            floor_growth = tail_us(b["floor"]) - tail_us(a["floor"])
+            row.append(f"{floor_growth:+.1f}")
+            if verdict == "REGRESSION" and d50 <= threshold and floor_growth >= tail_us(b) - tail_us(a):
+                machine.append(name)
+        rows.append(row + [verdict])
     text = _render(rows) if common else "no scenario appears in both files"
+    if machine:
+        text += ("\nnote: in " + ", ".join(machine) + " the median held and the floor's tail (fixed work as long as "
+                 "the p50, timed between the calls) grew by as many microseconds as ranker's p99 over its p50: "
+                 "most likely the machine, not the code; rerun both on a quiet machine before trusting it")
     only = sorted(set(old_s) ^ set(new_s))
     if only:
         text += "\nin one file only (not compared): " + ", ".join(only)
@@ -405,6 +513,11 @@ def compare_runs(old: Mapping[str, Any], new: Mapping[str, Any], threshold: floa
     if old.get("environment", {}).get("cpu_model") != new.get("environment", {}).get("cpu_model"):
         text += "\nnote: the two runs were measured on different CPUs; latency changes may be the machine"
     return text, regressed
+
+
+def _change(old: float, new: float) -> float:
+    """new / old - 1 (0 when old is 0)."""
+    return new / old - 1.0 if old > 0 else 0.0
 
 
 def _read_json(path: str) -> Dict[str, Any]:
@@ -432,6 +545,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="untimed calls before timing (default 1000)")
     parser.add_argument("--pool", type=int, default=64, metavar="N",
                         help="distinct pre-built requests cycled through (default 64)")
+    parser.add_argument("--no-floor", dest="floor", action="store_false",
+                        help="skip the machine's floor: the timed fixed work after each native call "
+                             "(halves the native timing's wall time)")
     parser.add_argument("--baseline", default=DEFAULT_BASELINE, metavar="PATH",
                         help=f"the NumPy baseline to compare with (default {DEFAULT_BASELINE}, "
                              f"relative to the current directory)")
@@ -519,7 +635,9 @@ def run(args: argparse.Namespace) -> int:
             record["scenarios"][name] = bench_scenario(SCENARIOS[name], args, baseline, _log)
         print(f"latency of one rank() call on one thread, microseconds: {args.requests} native calls"
               + (f", {args.baseline_requests} NumPy-baseline calls (x = baseline / native)" if baseline else "")
-              + f"; spread = the slowest of the {args.pool} requests' medians over the fastest's")
+              + f"; spread = the slowest of the {args.pool} requests' medians over the fastest's"
+              + ("; floor p99 = p50 plus the tail that fixed work as long as p50, timed after each call, "
+                 "had on this machine: ranker's p99 can hardly go below it here" if args.floor else ""))
         print(latency_table(record["scenarios"]))
         refs = {n: r["reference"] for n, r in record["scenarios"].items() if "reference" in r}
         for name, ref in refs.items():
