@@ -1,17 +1,19 @@
-"""Paired rounds: two builds of the native module, alternated, on the benchmark's requests.
+"""Paired rounds: two builds of the native module, interleaved, on the benchmark's requests.
 
     python scripts/ab_native.py OLD.so NEW.so [--scenario feed-1k-mmr ...] [--rounds 12]
-                                [--calls 1280]
+                                [--calls 1280] [--block 64]
 
 Timings on a shared machine drift by a third within minutes, so one run of `ranker bench` per
-build cannot show a change of a few percent. Here each round runs one child process per build,
-one after the other; a child imports ranker from a private copy of this checkout's
-python/ranker holding that build's `_native` module, builds the scenario's 64 requests
-in-process (as `ranker bench` does: a process that loads pickled requests instead keeps
-glibc's default malloc thresholds and pays page faults the benchmark never sees), ranks each
-once, then times `--calls` calls cycling through them. The report is, per scenario, the median
-over rounds of the per-round ratio NEW / OLD of p50 and of p99 (below 1: NEW is faster), with
-the smallest and largest single ratio.
+build cannot show a change of a few percent. Here each build gets one child process per
+scenario and round; a child imports ranker from a private copy of this checkout's python/ranker holding
+that build's `_native` module, builds the scenario's 64 requests in-process (as `ranker bench`
+does: a process that loads pickled requests instead keeps glibc's default malloc thresholds and
+pays page faults the benchmark never sees) and ranks each once. Then the two children take
+turns: `--block` timed calls by one, then by the other (in the order old new, new old, ...),
+until each has made `--calls` in the round, so both builds are timed within the same few
+tens of milliseconds of the machine's drift. The report is, per scenario, the median over
+rounds of the per-round ratio NEW / OLD of p50 and of p99 (below 1: NEW is faster), with the
+smallest and largest single ratio.
 
 Each build is the compiled module of one revision: after `pip install -e . --no-build-isolation`
 at that revision, copy the file that `python -c "import ranker._native as m; print(m.__file__)"`
@@ -29,13 +31,15 @@ import subprocess
 import sys
 import tempfile
 import time
-from typing import Dict, List, Sequence
+from typing import Dict, List, Sequence, Tuple
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PACKAGE = os.path.join(REPO, "python", "ranker")
 
 
-def child(scenario: str, calls: int, parent: str) -> None:
+def child(scenario: str, parent: str) -> None:
+    """Build the scenario's requests, rank each once, then answer each line "N" on stdin with
+    the times of the next N calls (nanoseconds, one line), cycling through the requests."""
     # An editable install puts a finder ahead of sys.path that always returns the checkout's
     # build; without it, the private copy on PYTHONPATH is the one imported.
     sys.meta_path[:] = [f for f in sys.meta_path if type(f).__name__ != "ScikitBuildRedirectingFinder"]
@@ -43,7 +47,6 @@ def child(scenario: str, calls: int, parent: str) -> None:
     if not os.path.abspath(ranker._native.__file__).startswith(os.path.abspath(parent) + os.sep):
         raise SystemExit(f"imported {ranker._native.__file__}, not the build under {parent}")
     from ranker import rank
-    from ranker.benchmark import summarize
     from ranker.synthetic import SCENARIOS
 
     spec = SCENARIOS[scenario]
@@ -51,15 +54,19 @@ def child(scenario: str, calls: int, parent: str) -> None:
     policy = spec.policy()
     for c, u in pool:
         rank(c, u, policy)
-    samples: List[int] = []
+    print("ready", flush=True)
     clock = time.perf_counter_ns
-    for n in range(calls):
-        c, u = pool[n % len(pool)]
-        t0 = clock()
-        rank(c, u, policy)
-        samples.append(clock() - t0)
-    figures = summarize(samples)
-    print(f"{figures['p50']:.3f} {figures['p99']:.3f}")
+    n = 0
+    for line in sys.stdin:
+        count = int(line)
+        samples = [0] * count
+        for s in range(count):
+            c, u = pool[n % len(pool)]
+            n += 1
+            t0 = clock()
+            rank(c, u, policy)
+            samples[s] = clock() - t0
+        print(" ".join(map(str, samples)), flush=True)
 
 
 def private_package(build: str, into: str) -> str:
@@ -71,20 +78,74 @@ def private_package(build: str, into: str) -> str:
     return into
 
 
-def time_build(parent: str, scenario: str, calls: int) -> List[float]:
-    env = dict(os.environ, PYTHONPATH=parent + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    env.setdefault("OPENBLAS_NUM_THREADS", "1")
-    out = subprocess.run([sys.executable, os.path.abspath(__file__), "--child", scenario, "--calls", str(calls),
-                          "--parent", parent], env=env, check=True, capture_output=True, text=True).stdout.split()
-    return [float(x) for x in out]
+class Child:
+    """One build's child process, driven over its stdin and stdout."""
+
+    def __init__(self, parent: str, scenario: str) -> None:
+        env = dict(os.environ, PYTHONPATH=parent + os.pathsep + os.environ.get("PYTHONPATH", ""))
+        env.setdefault("OPENBLAS_NUM_THREADS", "1")
+        self.proc = subprocess.Popen([sys.executable, os.path.abspath(__file__), "--child", scenario,
+                                      "--parent", parent], env=env, stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, text=True, bufsize=1)
+
+    def wait_ready(self) -> None:
+        self._read_line("ready")
+
+    def _read_line(self, what: str) -> str:
+        line = self.proc.stdout.readline()
+        if not line:
+            code = self.proc.wait()
+            raise SystemExit(f"a child process exited (status {code}) before it was {what}")
+        return line
+
+    def time_calls(self, count: int) -> List[int]:
+        self.proc.stdin.write(f"{count}\n")
+        return [int(x) for x in self._read_line("done timing").split()]
+
+    def close(self) -> None:
+        if self.proc.stdin:
+            self.proc.stdin.close()
+        self.proc.wait()
 
 
-def paired(parents: Sequence[str], scenario: str, rounds: int, calls: int) -> Dict[str, object]:
-    """Per round, the old build's child then the new one's; the medians of the ratios."""
+def percentile_us(samples: Sequence[int], q: int) -> float:
+    """Nearest-rank percentile (as ranker.benchmark.percentile) of nanosecond timings, in µs."""
+    ordered = sorted(samples)
+    return ordered[max(-(-len(ordered) * q // 100), 1) - 1] / 1e3
+
+
+def turns(calls: int, block: int) -> List[Tuple[int, int]]:
+    """(build, calls) in the order the two builds take turns, 0 = old, 1 = new: blocks of at
+    most `block` calls, old new, new old, old new, ... (so neither build always goes first),
+    until each has made `calls`."""
+    out: List[Tuple[int, int]] = []
+    done = 0
+    while done < calls:
+        size = min(block, calls - done)
+        out.extend((who, size) for who in ((0, 1) if len(out) % 4 == 0 else (1, 0)))
+        done += size
+    return out
+
+
+def paired(parents: Sequence[str], scenario: str, rounds: int, calls: int, block: int) -> Dict[str, object]:
+    """Rounds of interleaved blocks, a fresh pair of processes each round (a process's own
+    layout in memory moves its times by a few percent, so one pair for all rounds would keep
+    that difference); the medians over rounds of the ratios new / old."""
     per_round = []
     for r in range(rounds):
-        old = time_build(parents[0], scenario, calls)
-        new = time_build(parents[1], scenario, calls)
+        children: List[Child] = []
+        try:
+            for parent in parents:
+                children.append(Child(parent, scenario))  # both build their requests at once
+            for c in children:
+                c.wait_ready()
+            samples: List[List[int]] = [[], []]
+            for who, size in turns(calls, block):
+                samples[who].extend(children[who].time_calls(size))
+        finally:
+            for c in children:
+                c.close()
+        old, new = ((percentile_us(s, 50), percentile_us(s, 99)) for s in samples)
         per_round.append((old, new))
         print(f"  {scenario} round {r + 1}: old p50 {old[0]:.1f} p99 {old[1]:.1f} | "
               f"new p50 {new[0]:.1f} p99 {new[1]:.1f} us", file=sys.stderr)
@@ -103,25 +164,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--scenario", action="append", help="a benchmark scenario (repeatable; default feed-1k-mmr)")
     parser.add_argument("--rounds", type=int, default=12)
     parser.add_argument("--calls", type=int, default=1280, help="timed calls per build and round")
+    parser.add_argument("--block", type=int, default=64, help="calls one build makes before the other's turn")
     parser.add_argument("--child", metavar="SCENARIO", help=argparse.SUPPRESS)
     parser.add_argument("--parent", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
-        child(args.child, args.calls, args.parent)
+        child(args.child, args.parent)
         return 0
     if not args.old or not args.new:
         parser.error("two builds are needed: OLD.so NEW.so")
     for path in (args.old, args.new):
         if not os.path.isfile(path):
             parser.error(f"no such build: {path}")
-    if args.rounds < 1 or args.calls < 1:
-        parser.error("--rounds and --calls must be at least 1")
+    if args.rounds < 1 or args.calls < 1 or args.block < 1:
+        parser.error("--rounds, --calls and --block must be at least 1")
     with tempfile.TemporaryDirectory() as tmp:
         parents = [private_package(b, os.path.join(tmp, name)) for b, name in ((args.old, "old"), (args.new, "new"))]
         print(f"{'scenario':<20} {'old p50':>9} {'new p50':>9} {'p50 new/old':>12} {'range':>11} "
               f"{'p99 new/old':>12} {'range':>11}")
         for scenario in args.scenario or ["feed-1k-mmr"]:
-            s = paired(parents, scenario, args.rounds, args.calls)
+            s = paired(parents, scenario, args.rounds, args.calls, args.block)
             print(f"{scenario:<20} {s['old_p50']:>9.1f} {s['new_p50']:>9.1f} {s['p50']:>12.3f} "
                   f"{s['p50_range'][0]:>5.2f}-{s['p50_range'][1]:<5.2f} {s['p99']:>12.3f} "
                   f"{s['p99_range'][0]:>5.2f}-{s['p99_range'][1]:<5.2f}")
