@@ -103,15 +103,8 @@ class Child:
         return [int(x) for x in self._read_line("done timing").split()]
 
     def close(self) -> None:
-        if self.proc.stdin:
-            self.proc.stdin.close()
+        self.proc.stdin.close()  # the child's loop over stdin ends, and it exits
         self.proc.wait()
-
-
-def percentile_us(samples: Sequence[int], q: int) -> float:
-    """Nearest-rank percentile (as ranker.benchmark.percentile) of nanosecond timings, in µs."""
-    ordered = sorted(samples)
-    return ordered[max(-(-len(ordered) * q // 100), 1) - 1] / 1e3
 
 
 def turns(calls: int, block: int) -> List[Tuple[int, int]]:
@@ -131,6 +124,8 @@ def paired(parents: Sequence[str], scenario: str, rounds: int, calls: int, block
     """Rounds of interleaved blocks, a fresh pair of processes each round (a process's own
     layout in memory moves its times by a few percent, so one pair for all rounds would keep
     that difference); the medians over rounds of the ratios new / old."""
+    from ranker.benchmark import percentile  # the harness's nearest rank (no native code needed)
+
     per_round = []
     for r in range(rounds):
         children: List[Child] = []
@@ -145,7 +140,7 @@ def paired(parents: Sequence[str], scenario: str, rounds: int, calls: int, block
         finally:
             for c in children:
                 c.close()
-        old, new = ((percentile_us(s, 50), percentile_us(s, 99)) for s in samples)
+        old, new = ((percentile(s, 50.0) / 1e3, percentile(s, 99.0) / 1e3) for s in samples)
         per_round.append((old, new))
         print(f"  {scenario} round {r + 1}: old p50 {old[0]:.1f} p99 {old[1]:.1f} | "
               f"new p50 {new[0]:.1f} p99 {new[1]:.1f} us", file=sys.stderr)

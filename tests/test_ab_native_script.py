@@ -6,14 +6,12 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import random
 import subprocess
 import sys
 
 import pytest
 
 import ranker._native
-from ranker.benchmark import percentile
 
 SCRIPT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "scripts", "ab_native.py")
 BUILD = ranker._native.__file__
@@ -40,15 +38,6 @@ def test_the_builds_take_turns_in_blocks(calls, block):
     pairs = [order[i:i + 2] for i in range(0, len(order), 2)]
     assert all(a[1] == b[1] and {a[0], b[0]} == {0, 1} for a, b in pairs)  # each block by both, same size
     assert [a[0] for a, _ in pairs] == [n % 2 for n in range(len(pairs))]  # old first, then new first, ...
-
-
-def test_percentiles_are_the_harness_nearest_rank():
-    script = load_script()
-    rng = random.Random(7)
-    for size in (1, 2, 5, 99, 100, 101, 1280):
-        samples = [rng.randrange(10**6) for _ in range(size)]
-        for q in (50, 99):
-            assert script.percentile_us(samples, q) == percentile(samples, q) / 1e3
 
 
 def test_a_child_runs_the_build_it_is_given(tmp_path):
