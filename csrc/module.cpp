@@ -223,12 +223,23 @@ py::tuple wrap(ranker::RankOutput&& out) {
                           to_numpy(std::move(out.drop_codes)), counts, to_numpy(std::move(out.pin_status)));
 }
 
+// The history argument is taken as an object, not as `const HistoryCore*`: pybind11 accepts
+// None for a pointer only in its second, converting pass over the arguments, after a first
+// pass in which the None fails a lookup that raises and clears an AttributeError, so every call
+// without history paid for two passes and two exceptions.
+const ranker::HistoryView* history_view(const py::object& history, const std::string& where) {
+    if (history.is_none()) return nullptr;
+    if (!py::isinstance<HistoryCore>(history)) throw py::type_error(where + ": expected HistoryCore or None");
+    return &history.cast<const HistoryCore&>().view;
+}
+
 py::tuple rank_py(const CandidatesCore& cands, const UserCore& user, const PolicyCore& policy, std::int64_t k,
-                  const HistoryCore* history) {
+                  const py::object& history) {
+    const ranker::HistoryView* past = history_view(history, "history");
     ranker::RankOutput out;
     {
         py::gil_scoped_release release;
-        out = ranker::rank(cands.view, user.view, policy.policy, k, history != nullptr ? &history->view : nullptr);
+        out = ranker::rank(cands.view, user.view, policy.policy, k, past);
     }
     return wrap(std::move(out));
 }
@@ -252,10 +263,9 @@ py::list rank_batch_py(const py::sequence& requests, const PolicyCore& policy, s
         py::object h = len == 3 ? py::object(parts[2]) : py::object(py::none());
         if (!py::isinstance<CandidatesCore>(c)) throw py::type_error(where + "[0]: expected CandidatesCore");
         if (!py::isinstance<UserCore>(u)) throw py::type_error(where + "[1]: expected UserCore");
-        if (!h.is_none() && !py::isinstance<HistoryCore>(h)) throw py::type_error(where + "[2]: expected HistoryCore or None");
         batch[i].candidates = c.cast<const CandidatesCore&>().view;
         batch[i].user = u.cast<const UserCore&>().view;
-        batch[i].history = h.is_none() ? nullptr : &h.cast<const HistoryCore&>().view;
+        batch[i].history = history_view(h, where + "[2]");
         keep_alive.push_back(c);
         keep_alive.push_back(u);
         keep_alive.push_back(h);

@@ -160,6 +160,17 @@ def test_wrong_objects_and_backend_names():
         ranker.rank_batch([(cands, user())], STRICT, threads=0)
 
 
+def test_the_native_module_names_a_history_of_the_wrong_type():
+    # The binding checks history itself (it takes an object, see csrc/module.cpp).
+    from ranker._backend import native_module
+
+    core, c, u = native_module(), ranker.Candidates(**fields()).native(), user().native()
+    with pytest.raises(TypeError, match="history: expected HistoryCore or None"):
+        core.rank(c, u, STRICT.native(), 3, "the previous page")
+    with pytest.raises(TypeError, match=r"requests\[1\]\[2\]: expected HistoryCore or None"):
+        core.rank_batch([(c, u, None), (c, u, c)], STRICT.native(), 3)
+
+
 # Fail closed: a rule that applies but lacks its input refuses to serve.
 FAIL_CLOSED = [
     (dict(min_age=None), dict(minor_mode=True), STRICT, "candidates.min_age"),
