@@ -133,6 +133,10 @@ def test_time_calls_times_a_probe_after_every_call():
     assert probe["requests"] == 6 and probe["iterations"] >= 1 and 0 < probe["p50"] <= probe["p99"]
     assert out["floor_p99"] == pytest.approx(out["p50"] + probe["p99"] - probe["p50"])
     assert "floor" not in benchmark.time_calls(lambda c, u, p: None, pool, "policy", 4, 1)
+    # Without a warm-up the probe is calibrated on one untimed call of each request.
+    calls.clear()
+    out = benchmark.time_calls(lambda c, u, p: calls.append((c, u, p)), pool, "policy", 2, 0, floor=True)
+    assert calls == cycled[:2] + cycled[:2] and out["floor"]["requests"] == 2
 
 
 def test_the_floor_probe_follows_the_calls_when_the_machine_slows(monkeypatch):
