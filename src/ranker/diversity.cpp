@@ -5,6 +5,8 @@
 #include <limits>
 #include <memory>
 
+#include "ranker/prefetch.h"
+
 namespace ranker {
 
 // ---- MMR ----
@@ -225,8 +227,7 @@ std::int32_t DppObjective::activate_next(double* approx_out, double* error_out) 
     const std::size_t row = static_cast<std::size_t>(l);
     // The next activation's row, requested now: a large pool's rows are not all in cache.
     if (next_dormant_ < dormant_.size()) {
-        const char* next = reinterpret_cast<const char*>(rows_.row(static_cast<std::size_t>(dormant_[next_dormant_])));
-        for (std::size_t at = 0; at < d_ * sizeof(float); at += 64) __builtin_prefetch(next + at);
+        request_lines(rows_.row(static_cast<std::size_t>(dormant_[next_dormant_])), d_ * sizeof(float));
     }
     active_.push_back(l);
     if (zero_row(row)) {

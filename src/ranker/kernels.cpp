@@ -7,6 +7,8 @@
 #include <cstring>
 #include <limits>
 
+#include "ranker/prefetch.h"
+
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #define RANKER_HAVE_AVX2_VARIANT 1
 #include <immintrin.h>
@@ -279,10 +281,7 @@ RANKER_AVX2 bool dot_fast_rows_fixed_avx2(const float* u, const float* e, std::s
     std::size_t i = 0;
     for (; i + 4 <= n; i += 4) {
         const float* r = e + i * d;
-        if (i + kAhead + 4 <= n) {
-            const char* next = reinterpret_cast<const char*>(r + kAhead * d);
-            for (std::size_t at = 0; at < 4 * d * sizeof(float); at += 64) __builtin_prefetch(next + at);
-        }
+        if (i + kAhead + 4 <= n) request_lines(r + kAhead * d, 4 * d * sizeof(float));
         if ((want[i] != 0) & (want[i + 1] != 0) & (want[i + 2] != 0) & (want[i + 3] != 0)) {
             // The empty asm keeps the compiler from moving one row's loads past the next row's:
             // left alone, GCC scheduled the four rows last to first, and with the rows read

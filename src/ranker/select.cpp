@@ -7,6 +7,7 @@
 
 #include "ranker/diversity.h"
 #include "ranker/item_heap.h"
+#include "ranker/prefetch.h"
 
 namespace ranker {
 namespace {
@@ -384,12 +385,9 @@ void select_slots(const SelectionInput& in, SelectionResult& out) {
     // waited on (on feed-1k-window, 30% of its samples sat on the category load). They are
     // requested here, all lines at once, while the pool is built. (The flags column needs no
     // such request: validation and the drop codes read it shortly before.)
-    auto request_column = [n = static_cast<std::size_t>(c.n)](const std::int32_t* column) {
-        const char* bytes = reinterpret_cast<const char*>(column);
-        for (std::size_t at = 0; at < n * sizeof(std::int32_t); at += 64) __builtin_prefetch(bytes + at);
-    };
-    if (c.category != nullptr && (p.category_window > 0 || p.category_share < 1.0)) request_column(c.category);
-    if (c.author != nullptr && p.author_window > 0) request_column(c.author);
+    const std::size_t column_bytes = static_cast<std::size_t>(c.n) * sizeof(std::int32_t);
+    if (c.category != nullptr && (p.category_window > 0 || p.category_share < 1.0)) request_lines(c.category, column_bytes);
+    if (c.author != nullptr && p.author_window > 0) request_lines(c.author, column_bytes);
 
     out.slot_candidate.clear();
     out.slot_reasons.clear();
