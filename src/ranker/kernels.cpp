@@ -264,7 +264,7 @@ RANKER_AVX2 inline bool fixed_width_row(const __m256* uv, const float* e, const 
 
 // The scoring pass for the common widths d = 32 * kBlocks: u stays in registers for all rows,
 // and four wanted rows in a row share one horizontal sum. Rows are still read one after the
-// other, in memory order (interleaving the rows' loads was slower: README, benchmark notes).
+// other, in memory order (interleaving the rows' loads was slower: bench/NOTES.md).
 // About half the instructions per row of the general loop below, same results bit for bit.
 template <std::size_t kBlocks>
 RANKER_AVX2 bool dot_fast_rows_fixed_avx2(const float* u, const float* e, std::size_t n, const std::uint8_t* want,
