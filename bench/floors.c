@@ -8,7 +8,8 @@
 //             matrix product (4 items x 16 basis columns per block, every FMA eight useful
 //             multiply-adds, no horizontal sums), the fastest layout greedy DPP's products
 //             could have if they were all known at once (they are not: each basis row
-//             depends on the slot before).
+//             depends on the slot before); and the same with 512-bit vectors where the CPU
+//             has AVX-512, which the native kernels do not use.
 //
 // Build and run (x86-64 with AVX2 and FMA; bench/NOTES.md has the figures of the development
 // machine and what they imply for the latency targets):
@@ -136,6 +137,48 @@ static float measure_products(size_t items_n, size_t columns, double* ns_per_pro
     return sink;
 }
 
+// The same with AVX-512 where the CPU has it (16 lanes, 8 items x 16 basis columns per block).
+// The native kernels are AVX2 only; this says what a 512-bit variant could reach.
+__attribute__((target("avx512f"))) static float measure_products_avx512(size_t items_n, size_t columns,
+                                                                        double* ns_per_product) {
+    float* items = allocate_floats(items_n * kDim);
+    float* basis_t = allocate_floats(kDim * columns);  // k-major, as above
+    float* out = allocate_floats(items_n * columns);
+    const int passes = 50;
+    double times[kRepeats];
+    for (int rep = 0; rep < kRepeats; ++rep) {
+        const double t0 = now_seconds();
+        for (int pass = 0; pass < passes; ++pass)
+            for (size_t i = 0; i < items_n; i += 8)
+                for (size_t col = 0; col < columns; col += 16) {
+                    __m512 c[8];
+                    for (int q = 0; q < 8; ++q) c[q] = _mm512_setzero_ps();
+                    const float* x = items + i * kDim;
+                    for (size_t k = 0; k < kDim; ++k) {
+                        const __m512 b = _mm512_load_ps(basis_t + k * columns + col);
+                        for (int q = 0; q < 8; ++q) c[q] = _mm512_fmadd_ps(_mm512_set1_ps(x[q * kDim + k]), b, c[q]);
+                    }
+                    for (int q = 0; q < 8; ++q) _mm512_storeu_ps(out + (i + q) * columns + col, c[q]);
+                }
+        times[rep] = (now_seconds() - t0) / passes * 1e9 / (double)(items_n * columns);
+    }
+    *ns_per_product = median(times, kRepeats);
+    const float sink = out[items_n / 2];
+    free(items);
+    free(basis_t);
+    free(out);
+    return sink;
+}
+
+static void print_products(const char* label, double ns) {
+    // Products per feed-1k-dpp request (bench/NOTES.md): lazy evaluation's best case with the
+    // winners known in advance, eager greedy DPP, and what the native code computes.
+    const double products[] = {33700, 39700, 43000};
+    printf("d = 64 float products at peak rate, %s (register-blocked, median of %d): %.2f ns each\n", label, kRepeats,
+           ns);
+    for (int p = 0; p < 3; ++p) printf("  %6.0f products: %6.1f us\n", products[p], products[p] * ns / 1e3);
+}
+
 int main(void) {
     float sink = 0.0f;
     printf("first read of a request's embedding rows (median of %d runs of 640 requests)\n", kRepeats);
@@ -149,11 +192,12 @@ int main(void) {
     }
     double ns;
     sink += measure_products(1000, 48, &ns);  // 1,000 items x 48 basis rows, a feed-1k-dpp page's size
-    printf("d = 64 float products at peak rate (register-blocked, median of %d): %.2f ns each\n", kRepeats, ns);
-    // Products per feed-1k-dpp request (bench/NOTES.md): lazy evaluation's best case with the
-    // winners known in advance, eager greedy DPP, and what the native code computes.
-    const double products[] = {33700, 39700, 43000};
-    for (int p = 0; p < 3; ++p)
-        printf("  %6.0f products: %6.1f us\n", products[p], products[p] * ns / 1e3);
+    print_products("AVX2", ns);
+    if (__builtin_cpu_supports("avx512f")) {
+        sink += measure_products_avx512(1000, 48, &ns);
+        print_products("AVX-512", ns);
+    } else {
+        printf("(no AVX-512 on this CPU)\n");
+    }
     return sink == 12345.0f;  // never: keeps the sums alive
 }
