@@ -29,8 +29,7 @@ ActiveTags active_tags(const UserView& u, const Policy& p) {
     for (index_t i : order) {
         out.ids.push_back(u.tag_ids[i]);
         out.weights.push_back(u.tag_weights[i]);
-        const std::uint32_t bit = static_cast<std::uint32_t>(u.tag_ids[i]) & 4095u;
-        out.filter[bit >> 6] |= std::uint64_t{1} << (bit & 63u);
+        out.maybe[static_cast<std::uint32_t>(u.tag_ids[i]) & 4095u] = 1;
     }
     return out;
 }
@@ -74,11 +73,20 @@ void compute_scores(const CandidatesView& c, const UserView& u, const Policy& p,
         // Written before read, so not zeroed: zeroing it wrote 4 bytes per item tag (about
         // 10 KB per feed-1k request) that were overwritten right away.
         std::unique_ptr<std::int32_t[]> hits(new std::int32_t[std::max<std::size_t>(1, total)]);
-        std::size_t hit_count = 0;
-        for (std::size_t j = 0; j < total; ++j) {
-            hits[hit_count] = static_cast<std::int32_t>(j);
-            hit_count += static_cast<std::size_t>(tags.maybe_contains(c.tag_ids[j]));
+        // Four positions a step: the loop's own count and branch cost about as much as the
+        // test of one position.
+        std::size_t hit_count = 0, j = 0;
+        auto test = [&](std::size_t at) {
+            hits[hit_count] = static_cast<std::int32_t>(at);  // hit_count <= at < total
+            hit_count += tags.maybe_contains(c.tag_ids[at]);
+        };
+        for (; j + 4 <= total; j += 4) {
+            test(j);
+            test(j + 1);
+            test(j + 2);
+            test(j + 3);
         }
+        for (; j < total; ++j) test(j);
         // stamp[t] = last item that counted active tag t, so a tag listed twice on an item counts once.
         std::vector<std::int32_t> stamp(tags.ids.size(), -1);
         std::size_t i = 0;

@@ -15,14 +15,13 @@ namespace ranker {
 struct ActiveTags {
     std::vector<std::int32_t> ids;
     std::vector<double> weights;
-    // Bit (id mod 4096) set for every active id: most item tags are not interests, and one
-    // predictable bit test rejects them before the branchy binary search.
-    std::uint64_t filter[64] = {};
+    // maybe[id mod 4096] = 1 for every active id: most item tags are not interests, and one
+    // table lookup rejects them before the branchy binary search. Bytes, not bits: the scoring
+    // pass tests every item tag (about 12,000 per feed-5k request), and a byte load takes three
+    // fewer instructions per tag than a bit test (word index, shift, mask).
+    std::uint8_t maybe[4096] = {};
 
-    bool maybe_contains(std::int32_t id) const {
-        const std::uint32_t bit = static_cast<std::uint32_t>(id) & 4095u;
-        return (filter[bit >> 6] >> (bit & 63u)) & 1u;
-    }
+    std::uint8_t maybe_contains(std::int32_t id) const { return maybe[static_cast<std::uint32_t>(id) & 4095u]; }
 
     static constexpr std::size_t kAbsent = static_cast<std::size_t>(-1);
 
