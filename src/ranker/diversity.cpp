@@ -17,10 +17,10 @@ MmrObjective::MmrObjective(double lambda, std::size_t d, const double* pool_scor
       scores_(pool_scores),
       kern_(active_kernels()),
       d_(d),
-      rows_(kern_, d, std::move(rows)),
+      rows_(kern_, d, std::move(rows), static_cast<std::size_t>(pool_size)),
       placed_(d, placed_capacity),
-      max_cos_(static_cast<std::size_t>(pool_size), -std::numeric_limits<double>::infinity()),
-      compared_(static_cast<std::size_t>(pool_size), 0),
+      max_cos_(new double[std::max<std::size_t>(1, static_cast<std::size_t>(pool_size))]),
+      compared_(new std::int32_t[std::max<std::size_t>(1, static_cast<std::size_t>(pool_size))]),
       // Gain width (1 - lambda) / 8 is score width (1 - lambda) / (8 lambda); with lambda 1 the
       // buckets are as fine as ScoreBuckets allows.
       buckets_(pool_scores, pool_size, lowest, highest,

@@ -44,8 +44,13 @@ namespace ranker {
 // by. A zero row has inverse norm 0, so its cosine with anything is 0 (docs/semantics.md).
 class NormalizedRows {
   public:
-    NormalizedRows(const KernelTable& kern, std::size_t d, std::vector<const float*> sources)
-        : kern_(kern), d_(d), sources_(std::move(sources)), inv_norm_(sources_.size(), -1.0) {}
+    // Rows [0, deferred) start with no entry at all: each must be forget() or set_norm2() before
+    // its first use. A staged objective touches a few hundred rows of a pool of thousands, and
+    // writing an entry for every row up front cost more than the entries it then read.
+    NormalizedRows(const KernelTable& kern, std::size_t d, std::vector<const float*> sources, std::size_t deferred = 0)
+        : kern_(kern), d_(d), sources_(std::move(sources)), inv_norm_(new double[std::max<std::size_t>(1, sources_.size())]) {
+        std::fill(inv_norm_.get() + std::min(deferred, sources_.size()), inv_norm_.get() + sources_.size(), -1.0);
+    }
 
     const float* row(std::size_t r) const { return sources_[r]; }
     double inv_norm(std::size_t r) {
@@ -56,6 +61,8 @@ class NormalizedRows {
     // Records row r's squared norm (kern.norm2 of it, computed by the caller); returns the
     // inverse norm.
     double set_norm2(std::size_t r, double norm2) { return inv_norm_[r] = inverse_norm(norm2); }
+    // Row r's norm is not known yet: computed at its first use.
+    void forget(std::size_t r) { inv_norm_[r] = -1.0; }
     // out = e_r / |e_r| in double (the DPP basis is built from these).
     void unit_row(std::size_t r, double* out) { kern_.widen_scaled(sources_[r], inv_norm(r), out, d_); }
     std::size_t size() const { return sources_.size(); }
@@ -69,7 +76,7 @@ class NormalizedRows {
     const KernelTable& kern_;
     std::size_t d_;
     std::vector<const float*> sources_;
-    std::vector<double> inv_norm_;  // -1 until computed
+    std::unique_ptr<double[]> inv_norm_;  // -1 until computed
 };
 
 // MMR's cosines. P's rows are stored once, scaled to unit length and rounded to float, one
@@ -208,7 +215,11 @@ class MmrObjective {
     void release_staged(Push&& push) {
         const std::int32_t *begin, *end;
         buckets_.take(&begin, &end);
-        if (!placed_.empty()) compare_with_first_placed(begin, static_cast<std::size_t>(end - begin));
+        if (placed_.empty()) {
+            for (const std::int32_t* l = begin; l != end; ++l) start_uncompared(*l);
+        } else {
+            compare_with_first_placed(begin, static_cast<std::size_t>(end - begin));
+        }
         for (const std::int32_t* l = begin; l != end; ++l) push(HeapEntry{gain(*l), *l});
     }
 
@@ -219,6 +230,12 @@ class MmrObjective {
     double never_compared_bound_of_score(double s) const { return lambda_ * s - (1.0 - lambda_) * (-1.0 - 1e-3); }
     // The items' first comparison, with P's first member, in one pass over their rows.
     void compare_with_first_placed(const std::int32_t* locals, std::size_t count);
+    // The state of an item that joins the queue while P is empty (compared with nothing).
+    void start_uncompared(std::int32_t l) {
+        max_cos_[l] = -std::numeric_limits<double>::infinity();
+        compared_[l] = 0;
+        rows_.forget(static_cast<std::size_t>(l));
+    }
 
     double lambda_;
     const double* scores_;
@@ -226,8 +243,10 @@ class MmrObjective {
     std::size_t d_;
     NormalizedRows rows_;
     UnitRowBlock placed_;                 // P, in placement order
-    std::vector<double> max_cos_;         // max cosine against placed_[0 .. compared_)
-    std::vector<std::int32_t> compared_;  // how many of placed_ each item has been compared with
+    // Per pool item, written when its bucket is released (release_staged writes both, and the
+    // row's norm entry): only the items that reach the queue are ever read.
+    std::unique_ptr<double[]> max_cos_;         // max cosine against placed_[0 .. compared_)
+    std::unique_ptr<std::int32_t[]> compared_;  // how many of placed_ each item has been compared with
     ScoreBuckets buckets_;                // items not yet handed to the queue
     std::vector<const float*> scratch_rows_;  // compare_with_first_placed's gathered rows and results
     std::vector<double> scratch_norm2_, scratch_dots_;
