@@ -85,81 +85,72 @@ static float measure_read(size_t n, double* cold_us, double* warm_us) {
     return sink;
 }
 
-// Nanoseconds per d = 64 float product, over n items x `columns` basis rows (n a multiple of
-// 4, columns of 16: the block sizes).
-static float measure_products(size_t items_n, size_t columns, double* ns_per_product) {
-    float* items = allocate_floats(items_n * kDim);
-    float* basis_t = allocate_floats(kDim * columns);  // k-major: basis_t[k * columns + col]
-    float* out = allocate_floats(items_n * columns);
-    const int passes = 50;
-    double times[kRepeats];
-    for (int rep = 0; rep < kRepeats; ++rep) {
-        const double t0 = now_seconds();
-        for (int pass = 0; pass < passes; ++pass)
-            for (size_t i = 0; i < items_n; i += 4)
-                for (size_t col = 0; col < columns; col += 16) {
-                    __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00;
-                    __m256 c20 = c00, c21 = c00, c30 = c00, c31 = c00;
-                    const float* x = items + i * kDim;
-                    for (size_t k = 0; k < kDim; ++k) {
-                        const __m256 b0 = _mm256_load_ps(basis_t + k * columns + col);
-                        const __m256 b1 = _mm256_load_ps(basis_t + k * columns + col + 8);
-                        __m256 a = _mm256_broadcast_ss(x + k);
-                        c00 = _mm256_fmadd_ps(a, b0, c00);
-                        c01 = _mm256_fmadd_ps(a, b1, c01);
-                        a = _mm256_broadcast_ss(x + kDim + k);
-                        c10 = _mm256_fmadd_ps(a, b0, c10);
-                        c11 = _mm256_fmadd_ps(a, b1, c11);
-                        a = _mm256_broadcast_ss(x + 2 * kDim + k);
-                        c20 = _mm256_fmadd_ps(a, b0, c20);
-                        c21 = _mm256_fmadd_ps(a, b1, c21);
-                        a = _mm256_broadcast_ss(x + 3 * kDim + k);
-                        c30 = _mm256_fmadd_ps(a, b0, c30);
-                        c31 = _mm256_fmadd_ps(a, b1, c31);
-                    }
-                    float* o = out + i * columns + col;
-                    _mm256_storeu_ps(o, c00);
-                    _mm256_storeu_ps(o + 8, c01);
-                    _mm256_storeu_ps(o + columns, c10);
-                    _mm256_storeu_ps(o + columns + 8, c11);
-                    _mm256_storeu_ps(o + 2 * columns, c20);
-                    _mm256_storeu_ps(o + 2 * columns + 8, c21);
-                    _mm256_storeu_ps(o + 3 * columns, c30);
-                    _mm256_storeu_ps(o + 3 * columns + 8, c31);
-                }
-        times[rep] = (now_seconds() - t0) / passes * 1e9 / (double)(items_n * columns);
-    }
-    *ns_per_product = median(times, kRepeats);
-    const float sink = out[items_n / 2];
-    free(items);
-    free(basis_t);
-    free(out);
-    return sink;
+// One pass of out = items x basis: items_n rows of kDim floats against `columns` basis
+// vectors stored k-major (basis_t[k * columns + col]); items_n a multiple of 8, columns of 16.
+typedef void (*ProductPass)(const float* items, const float* basis_t, float* out, size_t items_n, size_t columns);
+
+// AVX2: blocks of 4 items x 16 columns, every FMA eight useful multiply-adds.
+static void products_avx2(const float* items, const float* basis_t, float* out, size_t items_n, size_t columns) {
+    for (size_t i = 0; i < items_n; i += 4)
+        for (size_t col = 0; col < columns; col += 16) {
+            __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00;
+            __m256 c20 = c00, c21 = c00, c30 = c00, c31 = c00;
+            const float* x = items + i * kDim;
+            for (size_t k = 0; k < kDim; ++k) {
+                const __m256 b0 = _mm256_load_ps(basis_t + k * columns + col);
+                const __m256 b1 = _mm256_load_ps(basis_t + k * columns + col + 8);
+                __m256 a = _mm256_broadcast_ss(x + k);
+                c00 = _mm256_fmadd_ps(a, b0, c00);
+                c01 = _mm256_fmadd_ps(a, b1, c01);
+                a = _mm256_broadcast_ss(x + kDim + k);
+                c10 = _mm256_fmadd_ps(a, b0, c10);
+                c11 = _mm256_fmadd_ps(a, b1, c11);
+                a = _mm256_broadcast_ss(x + 2 * kDim + k);
+                c20 = _mm256_fmadd_ps(a, b0, c20);
+                c21 = _mm256_fmadd_ps(a, b1, c21);
+                a = _mm256_broadcast_ss(x + 3 * kDim + k);
+                c30 = _mm256_fmadd_ps(a, b0, c30);
+                c31 = _mm256_fmadd_ps(a, b1, c31);
+            }
+            float* o = out + i * columns + col;
+            _mm256_storeu_ps(o, c00);
+            _mm256_storeu_ps(o + 8, c01);
+            _mm256_storeu_ps(o + columns, c10);
+            _mm256_storeu_ps(o + columns + 8, c11);
+            _mm256_storeu_ps(o + 2 * columns, c20);
+            _mm256_storeu_ps(o + 2 * columns + 8, c21);
+            _mm256_storeu_ps(o + 3 * columns, c30);
+            _mm256_storeu_ps(o + 3 * columns + 8, c31);
+        }
 }
 
-// The same with AVX-512 where the CPU has it (16 lanes, 8 items x 16 basis columns per block).
-// The native kernels are AVX2 only; this says what a 512-bit variant could reach.
-__attribute__((target("avx512f"))) static float measure_products_avx512(size_t items_n, size_t columns,
-                                                                        double* ns_per_product) {
+// AVX-512, where the CPU has it: blocks of 8 items x 16 columns, sixteen multiply-adds per
+// FMA. The native kernels are AVX2 only; this says what a 512-bit variant could reach.
+__attribute__((target("avx512f"))) static void products_avx512(const float* items, const float* basis_t, float* out,
+                                                               size_t items_n, size_t columns) {
+    for (size_t i = 0; i < items_n; i += 8)
+        for (size_t col = 0; col < columns; col += 16) {
+            __m512 c[8];
+            for (int q = 0; q < 8; ++q) c[q] = _mm512_setzero_ps();
+            const float* x = items + i * kDim;
+            for (size_t k = 0; k < kDim; ++k) {
+                const __m512 b = _mm512_load_ps(basis_t + k * columns + col);
+                for (int q = 0; q < 8; ++q) c[q] = _mm512_fmadd_ps(_mm512_set1_ps(x[q * kDim + k]), b, c[q]);
+            }
+            for (int q = 0; q < 8; ++q) _mm512_storeu_ps(out + (i + q) * columns + col, c[q]);
+        }
+}
+
+// Nanoseconds per d = 64 float product of `pass`, over items_n items x `columns` basis rows.
+static float measure_products(ProductPass pass, size_t items_n, size_t columns, double* ns_per_product) {
     float* items = allocate_floats(items_n * kDim);
-    float* basis_t = allocate_floats(kDim * columns);  // k-major, as above
+    float* basis_t = allocate_floats(kDim * columns);
     float* out = allocate_floats(items_n * columns);
     const int passes = 50;
     double times[kRepeats];
     for (int rep = 0; rep < kRepeats; ++rep) {
         const double t0 = now_seconds();
-        for (int pass = 0; pass < passes; ++pass)
-            for (size_t i = 0; i < items_n; i += 8)
-                for (size_t col = 0; col < columns; col += 16) {
-                    __m512 c[8];
-                    for (int q = 0; q < 8; ++q) c[q] = _mm512_setzero_ps();
-                    const float* x = items + i * kDim;
-                    for (size_t k = 0; k < kDim; ++k) {
-                        const __m512 b = _mm512_load_ps(basis_t + k * columns + col);
-                        for (int q = 0; q < 8; ++q) c[q] = _mm512_fmadd_ps(_mm512_set1_ps(x[q * kDim + k]), b, c[q]);
-                    }
-                    for (int q = 0; q < 8; ++q) _mm512_storeu_ps(out + (i + q) * columns + col, c[q]);
-                }
+        for (int p = 0; p < passes; ++p) pass(items, basis_t, out, items_n, columns);
         times[rep] = (now_seconds() - t0) / passes * 1e9 / (double)(items_n * columns);
     }
     *ns_per_product = median(times, kRepeats);
@@ -191,10 +182,11 @@ int main(void) {
                mb / cold * 1e3, warm);
     }
     double ns;
-    sink += measure_products(1000, 48, &ns);  // 1,000 items x 48 basis rows, a feed-1k-dpp page's size
+    // 1,000 items x 48 basis rows, a feed-1k-dpp page's size.
+    sink += measure_products(products_avx2, 1000, 48, &ns);
     print_products("AVX2", ns);
     if (__builtin_cpu_supports("avx512f")) {
-        sink += measure_products_avx512(1000, 48, &ns);
+        sink += measure_products(products_avx512, 1000, 48, &ns);
         print_products("AVX-512", ns);
     } else {
         printf("(no AVX-512 on this CPU)\n");

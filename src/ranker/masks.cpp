@@ -113,7 +113,8 @@ void compute_drop_codes(const CandidatesView& c, const UserView& u, const Policy
     }
     // Four histograms, item i counted in histogram i % 4, summed at the end: with one, most
     // items increment the same (eligible) counter and wait on the item before's store, and a
-    // branch around that counter was mispredicted at every dropped item.
+    // branch around that counter was mispredicted at every dropped item. Every drop[i] is one
+    // of the codes set above, all below kDropCodeCount (kNone was replaced).
     std::int64_t histogram[4][kDropCodeCount] = {};
     std::size_t i = 0;
     for (; i + 4 <= n; i += 4) {
