@@ -12,7 +12,7 @@ namespace ranker {
 // ---- MMR ----
 
 MmrObjective::MmrObjective(double lambda, std::size_t d, const double* pool_scores, std::int32_t pool_size,
-                           double lowest, double highest, std::vector<const float*> rows, std::size_t placed_capacity)
+                           double lowest, double highest, RowSource rows, std::size_t placed_capacity)
     : lambda_(lambda),
       scores_(pool_scores),
       kern_(active_kernels()),
@@ -116,7 +116,7 @@ constexpr double kStepSlack = 0x1p-49;
 }  // namespace
 
 DppObjective::DppObjective(double alpha, std::size_t d, const double* pool_scores, std::int32_t pool_size,
-                           std::vector<const float*> rows, const std::vector<double>& pin_scores,
+                           RowSource rows, const std::vector<double>& pin_scores,
                            std::int64_t basis_capacity)
     : scores_(pool_scores), kern_(active_kernels()), d_(d), rows_(kern_, d, std::move(rows)) {
     const std::size_t total = rows_.size();

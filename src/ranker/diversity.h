@@ -37,6 +37,18 @@
 
 namespace ranker {
 
+// Where an objective's rows are: row r < pool_size is pool item r's embedding row, at
+// embedding + pool[r] * d (pool: its candidate index); the rows after the pool (history, pins)
+// are listed in extra. The pool's rows are found from its indices when used rather than
+// listed: a list was 8 bytes per pool item built for every request (about 38,000 instructions
+// of a feed-5k-mmr request), and a lazy objective reads a few hundred of them.
+struct RowSource {
+    const float* embedding = nullptr;
+    const std::int32_t* pool = nullptr;  // outlives the objective
+    std::size_t pool_size = 0;
+    std::vector<const float*> extra;
+};
+
 // Embedding rows and their inverse norms, each norm computed the first time its row is used (a
 // lazy objective touches only the rows it evaluates). Rows are read in place, never copied or
 // widened: a projection or cosine is a dot product with the float row times its inverse norm,
@@ -47,16 +59,23 @@ class NormalizedRows {
     // Rows [0, deferred) start with no entry at all: each must be forget() or set_norm2() before
     // its first use. A staged objective touches a few hundred rows of a pool of thousands, and
     // writing an entry for every row up front cost more than the entries it then read.
-    NormalizedRows(const KernelTable& kern, std::size_t d, std::vector<const float*> sources, std::size_t deferred = 0)
-        : kern_(kern), d_(d), sources_(std::move(sources)), inv_norm_(new double[std::max<std::size_t>(1, sources_.size())]) {
-        std::fill(inv_norm_.get() + std::min(deferred, sources_.size()), inv_norm_.get() + sources_.size(), -1.0);
+    NormalizedRows(const KernelTable& kern, std::size_t d, RowSource source, std::size_t deferred = 0)
+        : kern_(kern),
+          d_(d),
+          source_(std::move(source)),
+          size_(source_.pool_size + source_.extra.size()),
+          inv_norm_(new double[std::max<std::size_t>(1, size_)]) {
+        std::fill(inv_norm_.get() + std::min(deferred, size_), inv_norm_.get() + size_, -1.0);
     }
 
-    const float* row(std::size_t r) const { return sources_[r]; }
+    const float* row(std::size_t r) const {
+        if (r < source_.pool_size) return source_.embedding + static_cast<std::size_t>(source_.pool[r]) * d_;
+        return source_.extra[r - source_.pool_size];
+    }
     double inv_norm(std::size_t r) {
         const double inv = inv_norm_[r];
         if (inv >= 0.0) return inv;
-        return inv_norm_[r] = inverse_norm(kern_.norm2(sources_[r], d_));  // -1: not computed yet
+        return inv_norm_[r] = inverse_norm(kern_.norm2(row(r), d_));  // -1: not computed yet
     }
     // Records row r's squared norm (kern.norm2 of it, computed by the caller); returns the
     // inverse norm.
@@ -64,8 +83,8 @@ class NormalizedRows {
     // Row r's norm is not known yet: computed at its first use.
     void forget(std::size_t r) { inv_norm_[r] = -1.0; }
     // out = e_r / |e_r| in double (the DPP basis is built from these).
-    void unit_row(std::size_t r, double* out) { kern_.widen_scaled(sources_[r], inv_norm(r), out, d_); }
-    std::size_t size() const { return sources_.size(); }
+    void unit_row(std::size_t r, double* out) { kern_.widen_scaled(row(r), inv_norm(r), out, d_); }
+    std::size_t size() const { return size_; }
 
   private:
     static double inverse_norm(double norm2) {
@@ -75,7 +94,8 @@ class NormalizedRows {
 
     const KernelTable& kern_;
     std::size_t d_;
-    std::vector<const float*> sources_;
+    RowSource source_;
+    std::size_t size_;
     std::unique_ptr<double[]> inv_norm_;  // -1 until computed
 };
 
@@ -167,10 +187,11 @@ class MmrObjective {
   public:
     static constexpr bool kEager = false;
 
-    // lowest, highest: of pool_scores[0 .. pool_size). rows: the pool's embedding rows, then the
-    // rows placed before selection starts. placed_capacity: most rows P can ever hold.
+    // lowest, highest: of pool_scores[0 .. pool_size). rows: the pool's embedding rows, then (as
+    // rows.extra) the rows placed before selection starts. placed_capacity: most rows P can ever
+    // hold.
     MmrObjective(double lambda, std::size_t d, const double* pool_scores, std::int32_t pool_size, double lowest,
-                 double highest, std::vector<const float*> rows, std::size_t placed_capacity);
+                 double highest, RowSource rows, std::size_t placed_capacity);
 
     // Exact gain when fresh, else an upper bound of it: the gain against a prefix of P, or for
     // an item not compared with anything yet (P non-empty), the gain at cosine -1.
@@ -304,11 +325,11 @@ class DppObjective {
     static constexpr bool kEager = true;
     static constexpr bool kStaged = false;
 
-    // rows: the pool's embedding rows, then the placed pins' rows (pin_scores, slot order);
-    // pins enter the basis first, skipped when d2 <= EPS. basis_capacity: most items that can
-    // ever join the basis.
-    DppObjective(double alpha, std::size_t d, const double* pool_scores, std::int32_t pool_size,
-                 std::vector<const float*> rows, const std::vector<double>& pin_scores, std::int64_t basis_capacity);
+    // rows: the pool's embedding rows, then (as rows.extra) the placed pins' rows (pin_scores,
+    // slot order); pins enter the basis first, skipped when d2 <= EPS. basis_capacity: most items
+    // that can ever join the basis.
+    DppObjective(double alpha, std::size_t d, const double* pool_scores, std::int32_t pool_size, RowSource rows,
+                 const std::vector<double>& pin_scores, std::int64_t basis_capacity);
 
     // The unplaced item `allowed` accepts with the largest exact d2 (the lowest local among
     // equals), or in fill mode the largest score; -1 when `allowed` refuses every one. Asks

@@ -516,12 +516,11 @@ void select_slots(const SelectionInput& in, SelectionResult& out) {
     }
     const std::size_t d = static_cast<std::size_t>(c.d);
     auto row_of = [&](std::int32_t i) { return c.embedding + static_cast<std::size_t>(i) * d; };
-    std::vector<const float*> rows;  // the objective's rows: pool first, then what it places before slot 0
-    if (p.method != Method::kNone) {
-        rows.reserve(static_cast<std::size_t>(pool_size) + placed.size() +
-                     (in.history != nullptr ? static_cast<std::size_t>(in.history->h) : 0));
-        for (std::int32_t i : st.pool) rows.push_back(row_of(i));
-    }
+    // The objective's rows: the pool's, then (extra) what it places before slot 0.
+    RowSource rows;
+    rows.embedding = c.embedding;
+    rows.pool = st.pool.data();
+    rows.pool_size = static_cast<std::size_t>(pool_size);
 
     switch (p.method) {
         case Method::kNone: {
@@ -533,10 +532,10 @@ void select_slots(const SelectionInput& in, SelectionResult& out) {
             // P at the first slot: history, then every placed pin.
             const HistoryView* h = in.history;
             if (h != nullptr && h->embeddings != nullptr)
-                for (index_t r = 0; r < h->h; ++r) rows.push_back(h->embeddings + static_cast<std::size_t>(r) * d);
-            for (const PlacedPin& pin : placed) rows.push_back(row_of(pin.candidate));
-            const std::size_t placed_capacity = rows.size() - static_cast<std::size_t>(pool_size) +
-                                                static_cast<std::size_t>(std::min<std::int64_t>(k, pool_size));
+                for (index_t r = 0; r < h->h; ++r) rows.extra.push_back(h->embeddings + static_cast<std::size_t>(r) * d);
+            for (const PlacedPin& pin : placed) rows.extra.push_back(row_of(pin.candidate));
+            const std::size_t placed_capacity =
+                rows.extra.size() + static_cast<std::size_t>(std::min<std::int64_t>(k, pool_size));
             MmrObjective obj(p.mmr_lambda, d, pool_scores.data(), pool_size, lowest, highest, std::move(rows),
                              placed_capacity);
             run_slots(st, obj, out);
@@ -545,7 +544,7 @@ void select_slots(const SelectionInput& in, SelectionResult& out) {
         case Method::kDpp: {
             std::vector<double> pin_scores;
             for (const PlacedPin& pin : placed) {
-                rows.push_back(row_of(pin.candidate));
+                rows.extra.push_back(row_of(pin.candidate));
                 pin_scores.push_back(in.scores[pin.candidate]);
             }
             const std::int64_t capacity = std::min<std::int64_t>(k, pool_size + static_cast<std::int64_t>(placed.size()));

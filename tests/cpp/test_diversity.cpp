@@ -15,20 +15,26 @@ using ranker_test::Request;
 
 namespace {
 
-// Every candidate row with its norm, the way the objectives see them; extra rows follow.
-NormalizedRows rows_of(const Request& r, const std::vector<const float*>& extra = {}) {
-    const std::size_t n = r.item_id.size(), d = static_cast<std::size_t>(r.d);
-    std::vector<const float*> sources;
-    for (std::size_t i = 0; i < n; ++i) sources.push_back(r.embedding.data() + i * d);
-    sources.insert(sources.end(), extra.begin(), extra.end());
-    return NormalizedRows(active_kernels(), d, sources);
+// Every candidate row with its norm, the way the objectives see them (the pool is every
+// candidate: `all` lists 0 .. n-1 and must outlive the rows); extra rows follow.
+NormalizedRows rows_of(const Request& r, std::vector<std::int32_t>& all, const std::vector<const float*>& extra = {}) {
+    const std::size_t n = r.item_id.size();
+    all.resize(n);
+    for (std::size_t i = 0; i < n; ++i) all[i] = static_cast<std::int32_t>(i);
+    RowSource source;
+    source.embedding = r.embedding.data();
+    source.pool = all.data();
+    source.pool_size = n;
+    source.extra = extra;
+    return NormalizedRows(active_kernels(), static_cast<std::size_t>(r.d), std::move(source));
 }
 
 // The eager MMR loop: every slot recomputes every remaining gain against all of P.
 std::vector<std::int64_t> eager_mmr(const Request& r, double lambda, std::int64_t k,
                                     const std::vector<const float*>& history) {
     const std::size_t n = r.item_id.size(), d = static_cast<std::size_t>(r.d);
-    NormalizedRows rows = rows_of(r, history);
+    std::vector<std::int32_t> all;
+    NormalizedRows rows = rows_of(r, all, history);
     UnitRowBlock placed(d, history.size() + static_cast<std::size_t>(k));
     for (std::size_t q = 0; q < history.size(); ++q) placed.add(rows.row(n + q), rows.inv_norm(n + q));
     std::vector<bool> used(n, false);
@@ -66,7 +72,8 @@ std::vector<std::int64_t> eager_mmr(const Request& r, double lambda, std::int64_
 std::vector<std::int64_t> eager_dpp(const Request& r, double alpha, std::int64_t k, std::vector<bool>* fill_flags) {
     const KernelTable& kern = active_kernels();
     const std::size_t n = r.item_id.size(), d = static_cast<std::size_t>(r.d);
-    NormalizedRows rows = rows_of(r);
+    std::vector<std::int32_t> all;
+    NormalizedRows rows = rows_of(r, all);
     double s_max = -std::numeric_limits<double>::infinity();
     for (std::size_t i = 0; i < n; ++i) s_max = std::max(s_max, static_cast<double>(r.prior[i]));
     std::vector<double> r2(n), d2(n);
