@@ -383,8 +383,9 @@ void select_slots(const SelectionInput& in, SelectionResult& out) {
     // The scatter rules read the category and author columns in queue order, item by item, and
     // nothing before selection reads them: every cache line of them was a miss the slot loop
     // waited on (on feed-1k-window, 30% of its samples sat on the category load). They are
-    // requested here, all lines at once, while the pool is built. (The flags column needs no
-    // such request: validation and the drop codes read it shortly before.)
+    // requested here, all lines at once, while the pool is built. (Requesting the flags column
+    // too gained nothing measurable, even at n = 5,000, where the scoring pass has pushed it out
+    // of L2 by now: bench/NOTES.md.)
     const std::size_t column_bytes = static_cast<std::size_t>(c.n) * sizeof(std::int32_t);
     if (c.category != nullptr && (p.category_window > 0 || p.category_share < 1.0)) request_lines(c.category, column_bytes);
     if (c.author != nullptr && p.author_window > 0) request_lines(c.author, column_bytes);
