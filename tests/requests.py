@@ -27,10 +27,16 @@ def requests(draw, max_n: int = 30, methods=("none", "mmr", "dpp"), with_history
     seed = draw(st.integers(0, 2**32 - 1))
     rng = np.random.default_rng(seed)
     n = draw(st.integers(0, max_n))
-    d = draw(st.sampled_from([1, 2, 3, 5, 8]))
+    # 32 and 64 take the native scoring pass's fixed-width path; the others its general loop.
+    d = draw(st.sampled_from([1, 2, 3, 5, 8, 8, 32, 64]))
     # A few distinct embeddings and priors, repeated: exact ties between items are common.
     distinct = max(1, n // draw(st.sampled_from([1, 2, 4])))
-    base = rng.normal(size=(distinct, d)).astype(np.float32)
+    base = rng.normal(size=(distinct, d))
+    if draw(st.booleans()):
+        # Rows of very different norms: scores whose terms cancel, which only an accurate
+        # scoring pass gets within the certificate's tolerance.
+        base *= 10.0 ** rng.uniform(-3.0, 3.0, size=(distinct, 1))
+    base = base.astype(np.float32)
     if draw(st.booleans()):
         base[0] = 0.0  # a zero vector: cosine is defined as 0
     emb = base[rng.integers(0, distinct, n)] if n else np.zeros((0, d), np.float32)

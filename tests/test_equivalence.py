@@ -120,3 +120,23 @@ def test_certificate_accepts_a_tie_at_the_truncation_boundary(method):
     res.indices = np.where(alt.indices == 8, far, alt.indices)
     cmp = ranker.certify(res, cands, user, policy)
     assert not cmp.equivalent and "not allowed" in cmp.divergences[0]
+
+
+@pytest.mark.parametrize("method", ["none", "mmr", "dpp"])
+def test_backends_agree_where_score_terms_cancel(method):
+    # Large rows nearly orthogonal to the user: each score (a few tens) is a sum of terms whose
+    # magnitudes add up to some 1e5. The native scoring pass must be as accurate as the
+    # reference's double sums there: in float lanes it missed such scores by about 2e-3, and
+    # compare() reported divergences.
+    rng = np.random.default_rng(2026_12_02)
+    for d in (17, 64, 128):
+        n = 50
+        u = 10.0 * rng.normal(size=d)
+        unit = u / np.linalg.norm(u)
+        g = rng.normal(size=(n, d))
+        emb = 1000.0 * (g - np.outer(g @ unit, unit)) + np.outer(rng.normal(size=n), unit)
+        cands = ranker.Candidates(item_id=np.arange(n), embedding=emb.astype(np.float32),
+                                  prior=np.zeros(n, np.float32))
+        policy = ranker.Policy.from_dict({"k": n, "weights": {"relevance": 1.0, "prior": 0.0},
+                                          "diversity": {"method": method}})
+        _check_pair(cands, ranker.User(embedding=u.astype(np.float32)), policy, n, None)

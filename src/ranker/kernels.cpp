@@ -25,9 +25,6 @@ double dot_scalar(const float* a, const float* b, std::size_t d) {
 
 double norm2_scalar(const float* e, std::size_t d) { return dot_scalar(e, e, d); }
 
-// The oracle accumulates in double (the most accurate of the variants).
-double dot_fast_scalar(const float* u, const float* e, std::size_t d) { return dot_scalar(u, e, d); }
-
 bool all_finite_scalar(const float* e, std::size_t d) {
     std::uint32_t bad = 0;
     for (std::size_t j = 0; j < d; ++j) {
@@ -76,12 +73,12 @@ void project_out_scalar(const double* q, std::size_t b, std::size_t d, double* o
         for (std::size_t j = 0; j < d; ++j) out[j] -= coefficients[p] * q[p * d + j];
 }
 
-bool dot_fast_rows_scalar(const float* u, const float* e, std::size_t n, std::size_t d, const std::uint8_t* want,
+bool score_dots_scalar(const float* u, const float* e, std::size_t n, std::size_t d, const std::uint8_t* want,
                           double* out) {
     bool finite = true;
     for (std::size_t i = 0; i < n; ++i, e += d) {
         if (want[i]) {
-            out[i] = dot_fast_scalar(u, e, d);
+            out[i] = dot_scalar(u, e, d);
         } else {
             out[i] = all_finite_scalar(e, d) ? 0.0 : std::numeric_limits<double>::quiet_NaN();
         }
@@ -124,8 +121,8 @@ void widen_scaled_scalar(const float* e, double scale, double* out, std::size_t 
     for (std::size_t j = 0; j < d; ++j) out[j] = static_cast<double>(e[j]) * scale;
 }
 
-const KernelTable kScalar{dot_scalar,           norm2_scalar,        dot_fast_scalar,
-                          all_finite_scalar,    valid_prices_scalar, dot_fast_rows_scalar, dot_f64_scalar,
+const KernelTable kScalar{dot_scalar,           norm2_scalar,
+                          all_finite_scalar,    valid_prices_scalar, score_dots_scalar, dot_f64_scalar,
                           dot_mixed_scalar,     dot_mixed_basis_scalar,
                           dot_block_scalar,     dot_rows_scalar,      projection_moments_scalar, norm2_dot_rows_scalar,
                           widen_scaled_scalar,
@@ -172,33 +169,6 @@ RANKER_AVX2 double dot_avx2(const float* a, const float* b, std::size_t d) { ret
 // The squared norm is the dot product of the row with itself, term for term.
 RANKER_AVX2 double norm2_avx2(const float* e, std::size_t d) { return dot4_avx2(e, e, d); }
 
-// dot_fast's four float accumulators as one double vector (its hsum is the dot product): lanes
-// to double before the final sums, so only the few in-lane float additions round.
-RANKER_AVX2 inline __m256d widened_quad_sum(__m256 acc0, __m256 acc1, __m256 acc2, __m256 acc3) {
-    const __m256 a01 = _mm256_add_ps(acc0, acc1), a23 = _mm256_add_ps(acc2, acc3);
-    const __m256d lo = _mm256_add_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(a01)),
-                                     _mm256_cvtps_pd(_mm256_castps256_ps128(a23)));
-    const __m256d hi = _mm256_add_pd(_mm256_cvtps_pd(_mm256_extractf128_ps(a01, 1)),
-                                     _mm256_cvtps_pd(_mm256_extractf128_ps(a23, 1)));
-    return _mm256_add_pd(lo, hi);
-}
-
-RANKER_AVX2 inline double dot_fast_avx2(const float* u, const float* e, std::size_t d) {
-    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
-    __m256 acc2 = _mm256_setzero_ps(), acc3 = _mm256_setzero_ps();
-    std::size_t j = 0;
-    for (; j + 32 <= d; j += 32) {
-        acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(u + j), _mm256_loadu_ps(e + j), acc0);
-        acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(u + j + 8), _mm256_loadu_ps(e + j + 8), acc1);
-        acc2 = _mm256_fmadd_ps(_mm256_loadu_ps(u + j + 16), _mm256_loadu_ps(e + j + 16), acc2);
-        acc3 = _mm256_fmadd_ps(_mm256_loadu_ps(u + j + 24), _mm256_loadu_ps(e + j + 24), acc3);
-    }
-    for (; j + 8 <= d; j += 8) acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(u + j), _mm256_loadu_ps(e + j), acc0);
-    double s = hsum(widened_quad_sum(acc0, acc1, acc2, acc3));
-    for (; j < d; ++j) s += static_cast<double>(u[j]) * static_cast<double>(e[j]);
-    return s;
-}
-
 RANKER_AVX2 inline bool all_finite_avx2(const float* e, std::size_t d) {
     const __m256i exponent = _mm256_set1_epi32(0x7f800000);
     __m256i bad = _mm256_setzero_si256();
@@ -225,19 +195,19 @@ RANKER_AVX2 bool valid_prices_avx2(const double* x, std::size_t n) {
     return _mm256_movemask_pd(bad) == 0 && valid_prices_scalar(x + i, n - i);
 }
 
-// dot_fast_avx2 for d = 32 * kBlocks with u's chunks already in registers, up to the vector
-// whose hsum is the result: the same operations in the same order, so bit for bit the same.
+// dot4_avx2(e, u, d) for d = 32 * kBlocks, with u already widened, up to the vector whose hsum
+// is the result: the same products, accumulators and order, so bit for bit the same.
 template <std::size_t kBlocks>
-RANKER_AVX2 inline __m256d dot_fast_lanes(const __m256* uv, const float* e) {
-    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
-    __m256 acc2 = _mm256_setzero_ps(), acc3 = _mm256_setzero_ps();
-    for (std::size_t b = 0; b < kBlocks; ++b) {
-        acc0 = _mm256_fmadd_ps(uv[4 * b], _mm256_loadu_ps(e + 32 * b), acc0);
-        acc1 = _mm256_fmadd_ps(uv[4 * b + 1], _mm256_loadu_ps(e + 32 * b + 8), acc1);
-        acc2 = _mm256_fmadd_ps(uv[4 * b + 2], _mm256_loadu_ps(e + 32 * b + 16), acc2);
-        acc3 = _mm256_fmadd_ps(uv[4 * b + 3], _mm256_loadu_ps(e + 32 * b + 24), acc3);
+RANKER_AVX2 inline __m256d dot_lanes(const double* uw, const float* e) {
+    __m256d acc0 = _mm256_setzero_pd(), acc1 = _mm256_setzero_pd();
+    __m256d acc2 = _mm256_setzero_pd(), acc3 = _mm256_setzero_pd();
+    for (std::size_t j = 0; j < 32 * kBlocks; j += 16) {
+        acc0 = _mm256_fmadd_pd(widen(e + j), _mm256_load_pd(uw + j), acc0);
+        acc1 = _mm256_fmadd_pd(widen(e + j + 4), _mm256_load_pd(uw + j + 4), acc1);
+        acc2 = _mm256_fmadd_pd(widen(e + j + 8), _mm256_load_pd(uw + j + 8), acc2);
+        acc3 = _mm256_fmadd_pd(widen(e + j + 12), _mm256_load_pd(uw + j + 12), acc3);
     }
-    return widened_quad_sum(acc0, acc1, acc2, acc3);
+    return _mm256_add_pd(_mm256_add_pd(acc0, acc1), _mm256_add_pd(acc2, acc3));
 }
 
 // hsum of four vectors at once, each as (lanes 0 + 2) + (lanes 1 + 3) like hsum, so bit for bit
@@ -255,23 +225,23 @@ RANKER_AVX2 inline double unwanted_row(const float* e, std::size_t d) {
 // One row of the fixed-width pass on its own (a group of four with an unwanted row, the last
 // n % 4 rows); returns whether out[row] is finite.
 template <std::size_t kBlocks>
-RANKER_AVX2 inline bool fixed_width_row(const __m256* uv, const float* e, const std::uint8_t* want, std::size_t row,
+RANKER_AVX2 inline bool fixed_width_row(const double* uw, const float* e, const std::uint8_t* want, std::size_t row,
                                         double* out) {
     const float* r = e + row * 32 * kBlocks;
-    out[row] = want[row] ? hsum(dot_fast_lanes<kBlocks>(uv, r)) : unwanted_row(r, 32 * kBlocks);
+    out[row] = want[row] ? hsum(dot_lanes<kBlocks>(uw, r)) : unwanted_row(r, 32 * kBlocks);
     return std::isfinite(out[row]);
 }
 
-// The scoring pass for the common widths d = 32 * kBlocks: u stays in registers for all rows,
+// The scoring pass for the common widths d = 32 * kBlocks: u is widened once for all rows,
 // and four wanted rows in a row share one horizontal sum. Rows are still read one after the
 // other, in memory order (interleaving the rows' loads was slower: bench/NOTES.md).
-// About half the instructions per row of the general loop below, same results bit for bit.
+// Fewer instructions per row than the general loop below, same results bit for bit.
 template <std::size_t kBlocks>
-RANKER_AVX2 bool dot_fast_rows_fixed_avx2(const float* u, const float* e, std::size_t n, const std::uint8_t* want,
-                                          double* out) {
+RANKER_AVX2 bool score_dots_fixed_avx2(const float* u, const float* e, std::size_t n, const std::uint8_t* want,
+                                       double* out) {
     constexpr std::size_t d = 32 * kBlocks;
-    __m256 uv[4 * kBlocks];
-    for (std::size_t c = 0; c < 4 * kBlocks; ++c) uv[c] = _mm256_loadu_ps(u + 8 * c);
+    alignas(32) double uw[d];
+    for (std::size_t j = 0; j < d; j += 4) _mm256_store_pd(uw + j, widen(u + j));
     // Rows 16 ahead (4 KiB at d = 64) are requested while these four are summed: in a
     // stand-alone loop over 64 requests' rows (from L3 or memory, as in the benchmark) that took
     // the pass from 0.93 to about 0.82 of the one-row-at-a-time loop's time; 8 ahead gave 0.86.
@@ -286,38 +256,38 @@ RANKER_AVX2 bool dot_fast_rows_fixed_avx2(const float* u, const float* e, std::s
             // The empty asm keeps the compiler from moving one row's loads past the next row's:
             // left alone, GCC scheduled the four rows last to first, and with the rows read
             // backwards feed-5k-mmr ran at 0.95 to 1.45 of the one-row loop's time.
-            const __m256d x0 = dot_fast_lanes<kBlocks>(uv, r);
+            const __m256d x0 = dot_lanes<kBlocks>(uw, r);
             asm volatile("" ::: "memory");
-            const __m256d x1 = dot_fast_lanes<kBlocks>(uv, r + d);
+            const __m256d x1 = dot_lanes<kBlocks>(uw, r + d);
             asm volatile("" ::: "memory");
-            const __m256d x2 = dot_fast_lanes<kBlocks>(uv, r + 2 * d);
+            const __m256d x2 = dot_lanes<kBlocks>(uw, r + 2 * d);
             asm volatile("" ::: "memory");
-            const __m256d x3 = dot_fast_lanes<kBlocks>(uv, r + 3 * d);
+            const __m256d x3 = dot_lanes<kBlocks>(uw, r + 3 * d);
             const __m256d sums = hsum4(x0, x1, x2, x3);
             _mm256_storeu_pd(out + i, sums);
             const __m256d zero_if_finite = _mm256_sub_pd(sums, sums);  // NaN for inf and NaN
             non_finite = _mm256_or_pd(non_finite, _mm256_cmp_pd(zero_if_finite, zero_if_finite, _CMP_UNORD_Q));
             continue;
         }
-        for (std::size_t q = i; q < i + 4; ++q) finite &= fixed_width_row<kBlocks>(uv, e, want, q, out);
+        for (std::size_t q = i; q < i + 4; ++q) finite &= fixed_width_row<kBlocks>(uw, e, want, q, out);
     }
-    for (; i < n; ++i) finite &= fixed_width_row<kBlocks>(uv, e, want, i, out);
+    for (; i < n; ++i) finite &= fixed_width_row<kBlocks>(uw, e, want, i, out);
     return finite && _mm256_movemask_pd(non_finite) == 0;
 }
 
-RANKER_AVX2 bool dot_fast_rows_avx2(const float* u, const float* e, std::size_t n, std::size_t d,
-                                    const std::uint8_t* want, double* out) {
+RANKER_AVX2 bool score_dots_avx2(const float* u, const float* e, std::size_t n, std::size_t d,
+                                 const std::uint8_t* want, double* out) {
     switch (d) {
-        case 32: return dot_fast_rows_fixed_avx2<1>(u, e, n, want, out);
-        case 64: return dot_fast_rows_fixed_avx2<2>(u, e, n, want, out);
-        case 96: return dot_fast_rows_fixed_avx2<3>(u, e, n, want, out);
-        case 128: return dot_fast_rows_fixed_avx2<4>(u, e, n, want, out);
+        case 32: return score_dots_fixed_avx2<1>(u, e, n, want, out);
+        case 64: return score_dots_fixed_avx2<2>(u, e, n, want, out);
+        case 96: return score_dots_fixed_avx2<3>(u, e, n, want, out);
+        case 128: return score_dots_fixed_avx2<4>(u, e, n, want, out);
         default: break;
     }
     // Other widths: the per-row kernels inlined into one loop.
     bool finite = true;
     for (std::size_t i = 0; i < n; ++i, e += d) {
-        out[i] = want[i] ? dot_fast_avx2(u, e, d) : unwanted_row(e, d);
+        out[i] = want[i] ? dot4_avx2(u, e, d) : unwanted_row(e, d);
         finite = finite && std::isfinite(out[i]);
     }
     return finite;
@@ -649,8 +619,8 @@ RANKER_AVX2 void widen_scaled_avx2(const float* e, double scale, double* out, st
     for (; j < d; ++j) out[j] = static_cast<double>(e[j]) * scale;
 }
 
-const KernelTable kAvx2{dot_avx2,           norm2_avx2,        dot_fast_avx2,
-                        all_finite_avx2,    valid_prices_avx2, dot_fast_rows_avx2, dot_f64_avx2,
+const KernelTable kAvx2{dot_avx2,           norm2_avx2,
+                        all_finite_avx2,    valid_prices_avx2, score_dots_avx2, dot_f64_avx2,
                         dot_mixed_avx2,     dot_mixed_basis_avx2,
                         dot_block_avx2,     dot_rows_avx2,      projection_moments_avx2, norm2_dot_rows_avx2,
                         widen_scaled_avx2,

@@ -15,22 +15,20 @@ struct KernelTable {
     double (*dot)(const float* a, const float* b, std::size_t d);
     // sum_j e[j]^2 for e of length d: finite iff every entry is finite.
     double (*norm2)(const float* e, std::size_t d);
-    // Scoring dot product: float lanes (a handful of terms each) summed in double at the end.
-    // About 3x cheaper than dot and within ~1e-7 relative of it; non-finite when any
-    // entry is non-finite (u finite), and may also overflow float for huge finite entries, so
-    // callers confirm a non-finite result with dot.
-    double (*dot_fast)(const float* u, const float* e, std::size_t d);
     // True when every e[j] is finite (exponent bits not all ones).
     bool (*all_finite)(const float* e, std::size_t d);
     // True when every x[i] is a price or no price: NaN, or in [0, max finite double] (-0.0
     // included). The validation of the price columns, run on every request.
     bool (*valid_prices)(const double* x, std::size_t n);
     // The scoring pass over n rows of e (row-major, d columns), in one call: out[i] =
-    // dot_fast(u, row i) where want[i] != 0, else 0.0 when row i is all finite and NaN when it
-    // is not. Returns whether every out[i] is finite; a non-finite one sends the caller to the
-    // exact per-row checks.
-    bool (*dot_fast_rows)(const float* u, const float* e, std::size_t n, std::size_t d, const std::uint8_t* want,
-                          double* out);
+    // dot(u, row i), bit for bit, where want[i] != 0, else 0.0 when row i is all finite and NaN
+    // when it is not. Exact products summed in double, like the reference: unlike a cosine, a
+    // score is not bounded, and float lanes (within ~1e-7 of sum_j |u_j e_ij|) missed scores
+    // whose terms cancel by far more than compare()'s tolerance (5e-4 on a score of -38 with
+    // large-norm rows). Returns whether every out[i] is finite: false exactly when some entry
+    // is not (u is finite; finite products and their double sums cannot overflow).
+    bool (*score_dots)(const float* u, const float* e, std::size_t n, std::size_t d, const std::uint8_t* want,
+                       double* out);
     // sum_j a[j] * b[j] over doubles (unit rows, the DPP basis). Fixed summation order per
     // variant, so every caller in one process gets bit-identical results for the same inputs.
     double (*dot_f64)(const double* a, const double* b, std::size_t len);
@@ -41,8 +39,9 @@ struct KernelTable {
     void (*dot_mixed_basis)(const double* q, std::size_t count, const float* e, std::size_t len, double* out);
     // out[i] = sum_j u[j] * rows[i * d + j] for i < count (rows contiguous): one row against a
     // block of rows, for MMR's cosines against the placed items. The AVX2 variant sums in
-    // float lanes (a handful of terms each, ~1e-7 relative, like dot_fast), several rows in
-    // flight; each out[i] is bit for bit what the same call with count = 1 gives for that row.
+    // float lanes (a handful of terms each, within ~1e-7 of sum_j |u[j] rows[i * d + j]|),
+    // several rows in flight; each out[i] is bit for bit what the same call with count = 1
+    // gives for that row.
     // Float products: callers keep u and the rows in a range where they neither overflow nor
     // underflow (unit rows, see diversity.h).
     void (*dot_block)(const float* u, const float* rows, std::size_t count, std::size_t d, double* out);

@@ -37,15 +37,11 @@ ActiveTags active_tags(const UserView& u, const Policy& p) {
 void embedding_pass(const CandidatesView& c, const float* u, const std::uint8_t* want_dot, double* dot) {
     const KernelTable& kern = active_kernels();
     const std::size_t d = static_cast<std::size_t>(c.d);
-    if (kern.dot_fast_rows(u, c.embedding, static_cast<std::size_t>(c.n), d, want_dot, dot)) return;
-    for (index_t i = 0; i < c.n; ++i) {
-        if (std::isfinite(dot[i])) continue;
-        // Non-finite in float lanes: an entry is non-finite, or huge finite entries overflowed
-        // float. The double kernel cannot overflow (|x * y| < 1.2e77 per term), so it decides.
-        const double exact = kern.dot(u, c.embedding + i * c.d, d);
-        if (!std::isfinite(exact)) fail_embedding_row(c, i);
-        dot[i] = want_dot[i] ? exact : 0.0;
-    }
+    if (kern.score_dots(u, c.embedding, static_cast<std::size_t>(c.n), d, want_dot, dot)) return;
+    // Some row has a non-finite entry (double sums of finite float products cannot overflow):
+    // name the first.
+    for (index_t i = 0; i < c.n; ++i)
+        if (!std::isfinite(dot[i])) fail_embedding_row(c, i);
 }
 
 namespace {

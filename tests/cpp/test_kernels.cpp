@@ -34,7 +34,6 @@ TEST(kernels, avx2_matches_scalar_on_odd_sizes) {
             CHECK_NEAR(k->norm2(b.data(), d), n2_ref, tol);
             CHECK_NEAR(k->dot_f64(wa.data(), wb.data(), d), dot_ref, tol);
             CHECK_NEAR(k->dot_mixed(wa.data(), b.data(), d), dot_ref, tol);
-            CHECK_NEAR(k->dot_fast(a.data(), b.data(), d), dot_ref, 1e-5 * (1 + std::sqrt(n2_ref) * d));
             CHECK(k->all_finite(b.data(), d));
             std::vector<double> scaled(d);
             k->widen_scaled(b.data(), 0.5, scaled.data(), d);
@@ -103,7 +102,10 @@ TEST(kernels, non_finite_entries_make_sums_non_finite) {
                 e[d - 1] = bad;
                 CHECK(!std::isfinite(k->norm2(e.data(), d)));
                 CHECK(!std::isfinite(k->dot(u.data(), e.data(), d)));
-                CHECK(!std::isfinite(k->dot_fast(u.data(), e.data(), d)));
+                std::uint8_t wanted = 1;
+                double scored = 0.0;
+                CHECK(!k->score_dots(u.data(), e.data(), 1, d, &wanted, &scored));
+                CHECK(!std::isfinite(scored));
                 CHECK(!k->all_finite(e.data(), d));
             }
         }
@@ -131,12 +133,12 @@ TEST(kernels, valid_prices_refuses_negative_and_infinite_prices_only) {
     }
 }
 
-TEST(kernels, dot_fast_rows_matches_the_row_kernels) {
+TEST(kernels, score_dots_matches_the_row_kernels) {
     std::mt19937_64 rng(9);
     std::normal_distribution<float> g;
     for (const KernelTable* k : {&scalar_kernels(), avx2_kernels()}) {
         if (k == nullptr) continue;
-        // 32, 64, 96 and 128 take the AVX2 fast path (u in registers, four wanted rows summed
+        // 32, 64, 96 and 128 take the AVX2 fast path (u widened once, four wanted rows summed
         // together); rows 8 to 15 are all wanted, so at least one group of four is, and n = 23
         // leaves a remainder of three rows.
         for (std::size_t d : {1, 7, 8, 32, 33, 64, 96, 128}) {
@@ -152,13 +154,13 @@ TEST(kernels, dot_fast_rows_matches_the_row_kernels) {
             want[6] = 0;
             want[9] = 2;  // any non-zero byte means wanted
             std::vector<double> out(n, -1.0);
-            CHECK(!k->dot_fast_rows(u.data(), e.data(), n, d, want.data(), out.data()));
+            CHECK(!k->score_dots(u.data(), e.data(), n, d, want.data(), out.data()));
             for (std::size_t i = 0; i < n; ++i) {
                 const float* row = e.data() + i * d;
                 if (i == 5 || i == 6 || i == 13) {
                     CHECK(!std::isfinite(out[i]));
                 } else if (want[i]) {
-                    CHECK(out[i] == k->dot_fast(u.data(), row, d));
+                    CHECK(out[i] == k->dot(u.data(), row, d));
                 } else {
                     CHECK(out[i] == 0.0);
                 }
@@ -170,7 +172,7 @@ TEST(kernels, dot_fast_rows_matches_the_row_kernels) {
 // The return value lets the scoring pass skip its per-row checks: it must see a non-finite
 // entry wherever it sits (in a four-row group summed together, in a group with an unwanted row,
 // in the remainder) and must be true when every row is finite.
-TEST(kernels, dot_fast_rows_reports_any_non_finite_row) {
+TEST(kernels, score_dots_reports_any_non_finite_row) {
     std::mt19937_64 rng(10);
     std::normal_distribution<float> g;
     for (const KernelTable* k : {&scalar_kernels(), avx2_kernels()}) {
@@ -183,13 +185,46 @@ TEST(kernels, dot_fast_rows_reports_any_non_finite_row) {
             std::vector<std::uint8_t> want(n, 1);
             want[6] = 0;  // rows 4 to 7 are summed one at a time; 20 to 22 are the remainder
             std::vector<double> out(n);
-            CHECK(k->dot_fast_rows(u.data(), clean.data(), n, d, want.data(), out.data()));
+            CHECK(k->score_dots(u.data(), clean.data(), n, d, want.data(), out.data()));
             for (std::size_t row : {1, 5, 6, 13, 21}) {
                 for (float bad : {INFINITY, -INFINITY, std::nanf("")}) {
                     std::vector<float> e = clean;
                     e[row * d + d / 2] = bad;
-                    CHECK(!k->dot_fast_rows(u.data(), e.data(), n, d, want.data(), out.data()));
+                    CHECK(!k->score_dots(u.data(), e.data(), n, d, want.data(), out.data()));
                 }
+            }
+        }
+    }
+}
+
+// Scores are not bounded like cosines: rows of widely different norms whose terms cancel must
+// still score to double accuracy (float lanes missed such a score by about 1e-8 of the sum of
+// |terms|, 5e-4 on a score of -38), since compare() holds native scores to the reference's.
+TEST(kernels, score_dots_is_accurate_where_terms_cancel) {
+    std::mt19937_64 rng(11);
+    std::normal_distribution<double> g;
+    std::uniform_real_distribution<double> exponent(-3.0, 3.0);
+    for (const KernelTable* k : {&scalar_kernels(), avx2_kernels()}) {
+        if (k == nullptr) continue;
+        for (std::size_t d : {16, 33, 64, 128, 256}) {
+            const std::size_t n = 40;
+            std::vector<float> u(d), e(n * d);
+            for (float& x : u) x = static_cast<float>(10.0 * g(rng));
+            for (std::size_t i = 0; i < n; ++i) {
+                const double scale = std::pow(10.0, exponent(rng));
+                for (std::size_t j = 0; j < d; ++j) e[i * d + j] = static_cast<float>(scale * g(rng));
+            }
+            std::vector<std::uint8_t> want(n, 1);
+            std::vector<double> out(n);
+            CHECK(k->score_dots(u.data(), e.data(), n, d, want.data(), out.data()));
+            for (std::size_t i = 0; i < n; ++i) {
+                long double exact = 0.0L, magnitude = 0.0L;
+                for (std::size_t j = 0; j < d; ++j) {
+                    const long double term = static_cast<long double>(u[j]) * e[i * d + j];
+                    exact += term;
+                    magnitude += std::fabs(term);
+                }
+                CHECK(std::fabs(static_cast<long double>(out[i]) - exact) <= 1e-13L * magnitude);
             }
         }
     }
