@@ -74,7 +74,7 @@ void project_out_scalar(const double* q, std::size_t b, std::size_t d, double* o
 }
 
 bool score_dots_scalar(const float* u, const float* e, std::size_t n, std::size_t d, const std::uint8_t* want,
-                          double* out) {
+                       double* out) {
     bool finite = true;
     for (std::size_t i = 0; i < n; ++i, e += d) {
         if (want[i]) {
@@ -195,8 +195,8 @@ RANKER_AVX2 bool valid_prices_avx2(const double* x, std::size_t n) {
     return _mm256_movemask_pd(bad) == 0 && valid_prices_scalar(x + i, n - i);
 }
 
-// dot4_avx2(e, u, d) for d = 32 * kBlocks, with u already widened, up to the vector whose hsum
-// is the result: the same products, accumulators and order, so bit for bit the same.
+// dot4_avx2(u, e, d) for d = 32 * kBlocks, with u already widened, up to the vector whose hsum
+// is the result: the same (exact) products, accumulators and order, so bit for bit the same.
 template <std::size_t kBlocks>
 RANKER_AVX2 inline __m256d dot_lanes(const double* uw, const float* e) {
     __m256d acc0 = _mm256_setzero_pd(), acc1 = _mm256_setzero_pd();
