@@ -206,3 +206,42 @@ def test_benchmark_feed_pages_match_the_textbook(backend, method):
         policy = policy.replace(**{"weights.tag": 0.0})
         res = ranker.rank(cands, user, policy, backend=backend)
         check_page(method, res, cands, user, policy)
+
+
+def varied_request(rng, method):
+    """Larger pools than random_request, in the shapes the native kernels treat differently: d
+    at and off the widths with a fixed-width scoring path, clustered, low-rank and all-positive
+    rows, rows whose norms span six orders of magnitude (scores whose terms cancel), pages as
+    long as the pool, and lambda and alpha at their ends."""
+    n = int(rng.integers(50, 400))
+    d = int(rng.choice([16, 32, 33, 64, 100, 128]))
+    shape = rng.choice(["normal", "clustered", "lowrank", "positive", "scaled"])
+    if shape == "clustered":
+        centres = rng.normal(size=(int(rng.integers(2, 8)), d))
+        emb = centres[rng.integers(len(centres), size=n)] + 0.3 * rng.normal(size=(n, d))
+    elif shape == "lowrank":
+        rank = int(rng.integers(1, 8))
+        emb = rng.normal(size=(n, rank)) @ rng.normal(size=(rank, d))
+    elif shape == "positive":
+        emb = np.abs(rng.normal(size=(n, d)))
+    elif shape == "scaled":
+        emb = rng.normal(size=(n, d)) * 10.0 ** rng.uniform(-3.0, 3.0, size=(n, 1))
+    else:
+        emb = rng.normal(size=(n, d))
+    cands = ranker.Candidates(item_id=np.arange(n), embedding=emb.astype(np.float32),
+                              prior=rng.random(n).astype(np.float32))
+    user = ranker.User(embedding=(rng.normal(size=d) * 10.0 ** rng.uniform(-1.0, 1.0)).astype(np.float32))
+    diversity = {"method": method, "lambda": float(rng.choice([0.0, 0.5, 0.9, 1.0, rng.random()])),
+                 "alpha": float(rng.choice([0.1, 1.0, 5.0]))}
+    policy = ranker.Policy.from_dict({"k": int(rng.choice([10, 50, n])),
+                                      "weights": {"relevance": 1.0, "prior": float(rng.uniform(0, 2))},
+                                      "diversity": diversity})
+    return cands, user, policy
+
+
+@pytest.mark.parametrize("method", ["mmr", "dpp"])
+def test_varied_pools_match_the_textbook(method):
+    rng = np.random.default_rng(2026 if method == "mmr" else 1202)
+    for _ in range(24):
+        cands, user, policy = varied_request(rng, method)
+        check_page(method, ranker.rank(cands, user, policy), cands, user, policy)
