@@ -28,7 +28,7 @@ def requests(draw, max_n: int = 30, methods=("none", "mmr", "dpp"), with_history
     rng = np.random.default_rng(seed)
     n = draw(st.integers(0, max_n))
     # 32 and 64 take the native scoring pass's fixed-width path; the others its general loop.
-    d = draw(st.sampled_from([1, 2, 3, 5, 8, 8, 32, 64]))
+    d = draw(st.sampled_from([1, 2, 3, 5, 8, 32, 64]))
     # A few distinct embeddings and priors, repeated: exact ties between items are common.
     distinct = max(1, n // draw(st.sampled_from([1, 2, 4])))
     base = rng.normal(size=(distinct, d))
