@@ -438,10 +438,24 @@ std::int32_t DppObjective::find_best(Allowed&& allowed) {
         floor = std::max(floor, approx - error);
         candidates_.emplace_back(upper, l);
     };
+    // Four items at a time: once the floor is set, most upper bounds lie below it, and a block
+    // of four whose bounds all do is passed over on one branch instead of four data-dependent
+    // ones. consider() tests each item of the other blocks again against the floor as it stands.
     bool spent_live = false;
-    for (std::size_t i = 0; i < live_.size(); ++i) {
-        consider(live_[i], live_approx_[i], live_error_[i]);
-        spent_live |= !(live_approx_[i] + live_error_[i] > kDppEps);
+    const std::size_t live_count = live_.size();
+    const double* approx = live_approx_.data();
+    const double* error = live_error_.data();
+    std::size_t i = 0;
+    for (; i + 4 <= live_count; i += 4) {
+        const double u0 = approx[i] + error[i], u1 = approx[i + 1] + error[i + 1];
+        const double u2 = approx[i + 2] + error[i + 2], u3 = approx[i + 3] + error[i + 3];
+        spent_live |= !(u0 > kDppEps) | !(u1 > kDppEps) | !(u2 > kDppEps) | !(u3 > kDppEps);
+        if (!((u0 >= floor) | (u1 >= floor) | (u2 >= floor) | (u3 >= floor))) continue;
+        for (std::size_t k = i; k < i + 4; ++k) consider(live_[k], approx[k], error[k]);
+    }
+    for (; i < live_count; ++i) {
+        consider(live_[i], approx[i], error[i]);
+        spent_live |= !(approx[i] + error[i] > kDppEps);
     }
     if (spent_live) drop_spent_live();
     for (const std::int32_t l : exact_live_) consider(l, exact_d2_[l], 0.0);
