@@ -17,6 +17,19 @@ from .result import RankResult
 
 __version__ = "0.1.0"
 
+# Submodules a caller may reach as attributes after a plain ``import ranker``
+# (``ranker.synthetic.make_request``, ``ranker.audit.AuditLog``), as the README writes them.
+# Imported on first use (PEP 562), so ``import ranker`` does not load SQLite or the CLI's code.
+_SUBMODULES = frozenset({"audit", "benchmark", "describe", "explain", "record", "reference", "synthetic"})
+
+
+def __getattr__(name: str):
+    if name in _SUBMODULES:
+        import importlib
+
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 __all__ = [
     "Candidates", "Comparison", "Drop", "Flag", "History", "PinStatus", "Policy", "RankResult", "Reason",
     "Status", "User", "__version__", "certify", "compare", "rank", "rank_batch",
