@@ -61,6 +61,12 @@ CONSTRUCTION_ERRORS = [
     (dict(min_age=np.full(N, 300)), ValueError, "candidates.min_age"),
     (dict(reference_price=None), ValueError, "candidates.reference_price"),
     (dict(fraud_risk=np.array(["low"] * N)), TypeError, "candidates.fraud_risk"),
+    # Finite float64 beyond float32's range: refused with the value given, not as the inf it
+    # would round to.
+    (dict(embedding=np.where(np.arange(N * D).reshape(N, D) == D + 2, -1e300, 1.0)), ValueError,
+     r"candidates\.embedding: value at row 1, column 2 is -1e\+300, beyond the range of float32"),
+    (dict(prior=np.where(np.arange(N) == 3, 4e38, 0.5)), ValueError,
+     r"candidates\.prior: value at index 3 is 4e\+38, beyond the range of float32"),
 ]
 
 
@@ -73,7 +79,6 @@ def test_candidates_refuse_bad_fields(change, error, field):
 RANK_TIME_ERRORS = [
     (dict(embedding=np.where(np.eye(N, D, dtype=bool), np.nan, 1).astype(np.float32)), "candidates.embedding"),
     (dict(embedding=np.full((N, D), np.inf, np.float32)), "candidates.embedding"),
-    (dict(embedding=np.full((N, D), 1e300)), "candidates.embedding"),    # overflows float32
     (dict(prior=np.array([np.nan] + [0.0] * (N - 1))), "candidates.prior"),
     (dict(tags=[[1, -3]] + [[1]] * (N - 1)), "candidates.tags"),
     (dict(tags=(np.array([0, 2, 1] + [2] * (N - 2)), np.array([1, 2], np.int32))), "candidates.tags"),
@@ -108,6 +113,7 @@ USER_CONSTRUCTION_ERRORS = [
     (dict(tags=[1, 2]), TypeError, "user.tags"),
     (dict(embedding=np.ones((2, D))), ValueError, "user.embedding"),
     (dict(seen=["x"]), TypeError, "user.seen"),
+    (dict(embedding=np.full(D, 1e39)), ValueError, r"user\.embedding: value at index 0 is 1e\+39, beyond"),
 ]
 
 

@@ -52,10 +52,22 @@ def as_array(value: Any, field: str, dtype: Any, ndim: int) -> np.ndarray:
 def _cast(arr: np.ndarray, field: str, dtype: np.dtype) -> np.ndarray:
     if dtype.kind == "f":
         # Floats of any width are accepted for float fields: scores are not sensitive to the
-        # rounding, and refusing float64 input would make every caller write astype(). Values
-        # beyond float32's range become inf and are refused by the backends' finiteness check.
+        # rounding, and refusing float64 input would make every caller write astype(). A finite
+        # value beyond float32's range would become inf, and the backends' finiteness check
+        # would then report an inf the caller never passed: refused here, with the value given.
         with np.errstate(over="ignore"):
-            return arr.astype(dtype)
+            out = arr.astype(dtype)
+        if arr.dtype.kind == "f" and arr.dtype.itemsize > dtype.itemsize and out.size:
+            overflowed = np.isinf(out) & np.isfinite(arr)
+            if overflowed.any():
+                at = np.unravel_index(int(np.argmax(overflowed)), arr.shape)
+                where = f"index {at[0]}" if arr.ndim == 1 else f"row {at[0]}, column {at[1]}"
+                limit = float(np.finfo(dtype).max)
+                raise ValueError(
+                    f"{field}: value at {where} is {float(arr[at])!r}, beyond the range of {dtype} "
+                    f"(largest magnitude {limit:.7g}); scale the values into that range"
+                )
+        return out
     # Integer target.
     if arr.dtype.kind == "f":
         if arr.size and not (np.all(np.isfinite(arr)) and np.all(arr == np.floor(arr))):
