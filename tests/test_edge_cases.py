@@ -96,6 +96,19 @@ def test_dpp_runs_out_of_rank_and_fills_by_score(backend):
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
+def test_a_pin_after_the_score_fill_starts_keeps_editorial_only(backend):
+    # d = 2 again, and the pin enters the basis first: one diversity slot is left, the fill
+    # starts at slot 1, and the pin at slot 4 is editorial, not score fill.
+    rng = np.random.default_rng(1)
+    cands = ranker.Candidates(item_id=np.arange(10), embedding=rng.normal(size=(10, 2)), prior=rng.random(10))
+    policy = ranker.Policy.from_dict({"k": 6, "diversity": {"method": "dpp"}, "pins": [{"item_id": 7, "slot": 4}]})
+    res = ranker.rank(cands, ranker.User(embedding=[1, 0.5]), policy, backend=backend)
+    assert res.indices[4] == 7
+    assert [int(r & (Reason.SCORE_FILL | Reason.EDITORIAL)) for r in res.reasons] == [
+        0, Reason.SCORE_FILL, Reason.SCORE_FILL, Reason.SCORE_FILL, Reason.EDITORIAL, Reason.SCORE_FILL]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
 def test_dpp_serves_a_zero_embedding_only_by_score_fill(backend):
     # A cosine with a zero vector is 0, so L_ii = r_i^2 cos(e_i, e_i) = 0: the item adds nothing
     # to any determinant, and however high its score it waits for the fill.
