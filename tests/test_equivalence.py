@@ -140,3 +140,26 @@ def test_backends_agree_where_score_terms_cancel(method):
         policy = ranker.Policy.from_dict({"k": n, "weights": {"relevance": 1.0, "prior": 0.0},
                                           "diversity": {"method": method}})
         _check_pair(cands, ranker.User(embedding=u.astype(np.float32)), policy, n, None)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_dpp_agrees_where_share_caps_bind_and_run_out(seed):
+    # Three categories with a share cap of 2 on a page of 20: the pins cap category 0 before slot
+    # 0, the other two reach their cap within the page, and every later slot is relaxed. The
+    # native DPP sets a capped category's items aside (no basis updates, no screening) and
+    # screens them again before the first relaxed scan; the pages must still agree.
+    rng = np.random.default_rng(seed)
+    n, d = 150, 16
+    category = rng.integers(0, 3, size=n)
+    category[:2] = 0
+    cands = ranker.Candidates(item_id=np.arange(n), embedding=rng.normal(size=(n, d)).astype(np.float32),
+                              prior=rng.random(n).astype(np.float32), category=category)
+    policy = ranker.Policy.from_dict({
+        "k": 20, "weights": {"relevance": 1.0, "prior": 1.0},
+        "diversity": {"method": "dpp", "alpha": float(rng.uniform(0.5, 3.0))},
+        "scatter": {"category_share": 0.1},
+        "pins": [{"item_id": 0, "slot": 0}, {"item_id": 1, "slot": 3}]})
+    cmp = _check_pair(cands, ranker.User(embedding=rng.normal(size=d).astype(np.float32)), policy, 20, None)
+    reasons = cmp.native.reasons
+    assert any(r & ranker.Reason.SCATTER_RELAXED for r in reasons)
+    assert sum(bool(r & ranker.Reason.DIVERSITY) for r in reasons) >= 4

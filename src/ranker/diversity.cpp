@@ -139,6 +139,7 @@ DppObjective::DppObjective(double alpha, std::size_t d, const double* pool_score
     order_dormant(alpha, pool_scores, pool_size, s_max);
     active_.reserve(static_cast<std::size_t>(pool_size));
     live_slot_.assign(total, -1);
+    parked_dormant_.assign(total, 0);
     // Sized once for every pool item: the live set grows by one item per activation, and
     // growing six arrays by doubling copied them about ten times each per request.
     const std::size_t most_live = static_cast<std::size_t>(pool_size);
@@ -230,17 +231,27 @@ std::int32_t DppObjective::activate_next(double* approx_out, double* error_out) 
         request_lines(rows_.row(static_cast<std::size_t>(dormant_[next_dormant_])), d_ * sizeof(float));
     }
     active_.push_back(l);
+    if (parked_dormant_[row]) {
+        parked_.push_back(l);
+        return -1;
+    }
+    screen_activated(l, approx_out, error_out);
+    return l;
+}
+
+void DppObjective::screen_activated(std::int32_t l, double* approx_out, double* error_out) {
+    const std::size_t row = static_cast<std::size_t>(l);
     if (zero_row(row)) {
         *approx_out = 0.0;
         *error_out = 0.0;
         spent_.push_back(l);
-        return l;
+        return;
     }
     if (!screened(row)) {
         *approx_out = certify(l);
         *error_out = 0.0;
         (*approx_out > kDppEps ? exact_live_ : spent_).push_back(l);
-        return l;
+        return;
     }
     // Screened against the basis so far: one float product per basis row, summed in any order.
     const std::size_t count = static_cast<std::size_t>(basis_size_);
@@ -259,7 +270,20 @@ std::int32_t DppObjective::activate_next(double* approx_out, double* error_out) 
     } else {
         spent_.push_back(l);
     }
-    return l;
+}
+
+void DppObjective::unpark() {
+    if (!parking_) return;
+    parking_ = false;
+    std::fill(parked_dormant_.begin(), parked_dormant_.end(), 0);
+    // In fill mode every activated item is scanned from active_, parked ones included.
+    if (!fill_) {
+        for (const std::int32_t l : parked_) {
+            double approx, error;
+            screen_activated(l, &approx, &error);
+        }
+    }
+    parked_.clear();
 }
 
 bool DppObjective::zero_row(std::size_t row) {

@@ -345,6 +345,17 @@ class DppObjective {
     // find_best's winner: the best allowed d2 is <= EPS, so scores take over for good.
     bool wants_fill(std::int32_t l) const { return !fill_ && exact_d2_[l] <= kDppEps; }
     void start_fill();
+
+    // Share-capped categories. Once a category reaches its share cap, every later ok scan
+    // refuses its items, yet each basis step would still update them and find_best would still
+    // activate them. park() sets aside the items `in_category` names: live ones leave the live
+    // set, dormant ones are activated without being screened. Only a relaxed scan can take
+    // them, and unpark() (called before the first one) screens them against the whole basis,
+    // as a fresh activation would; parking then stays off for the request. The selection is
+    // unchanged: a parked item is never allowed where it is not considered.
+    template <class InCategory>
+    void park(InCategory&& in_category);
+    void unpark();
     std::uint32_t slot_reason() const { return fill_ ? kReasonScoreFill : kReasonDiversity; }
 
   private:
@@ -365,8 +376,12 @@ class DppObjective {
     bool dormant_reaches(double floor) const {
         return next_dormant_ < dormant_.size() && dormant_bound_[next_dormant_] >= floor;
     }
-    // Activates the next dormant item; returns it and its bounds (estimate +- error).
+    // Activates the next dormant item; returns it and its bounds (estimate +- error), or -1 when
+    // the item is parked.
     std::int32_t activate_next(double* approx, double* error);
+    // An activated item's first bounds (screened, or exact for a row that is not), and the
+    // set it joins: live, exact_live_ or spent_.
+    void screen_activated(std::int32_t l, double* approx, double* error);
     // The live set is parallel arrays: entry `from` moves to `to`; the first n stay.
     void move_live(std::size_t from, std::size_t to);
     void truncate_live(std::size_t n);
@@ -400,6 +415,9 @@ class DppObjective {
     std::vector<double> live_inv_norm_, live_r2_, live_approx_, live_error_;
     std::vector<std::int32_t> exact_live_;  // unscreened items with d2 > EPS: certified every step
     std::vector<std::int32_t> spent_;  // activated items with d2 <= EPS (until fill mode)
+    std::vector<std::int32_t> parked_;        // activated items of share-capped categories
+    std::vector<std::uint8_t> parked_dormant_;  // by local: dormant, of a share-capped category
+    bool parking_ = true;                      // off after the first unpark()
     std::vector<std::pair<double, std::int32_t>> candidates_;  // find_best: (upper, local)
     std::vector<double> dots_;         // scratch: float <q_b, e_l> per live item
     std::vector<double> catch_up_dots_;  // scratch: one row against the basis (capacity_)
@@ -462,7 +480,7 @@ std::int32_t DppObjective::find_best(Allowed&& allowed) {
     while (dormant_reaches(floor)) {
         double approx, error;
         const std::int32_t l = activate_next(&approx, &error);
-        consider(l, approx, error);
+        if (l >= 0) consider(l, approx, error);
     }
     // Spent items (d2 <= EPS) only matter when nothing else is allowed: any one of them then
     // sends the slot to score fill.
@@ -491,6 +509,33 @@ std::int32_t DppObjective::find_best(Allowed&& allowed) {
         }
     }
     return best;
+}
+
+template <class InCategory>
+void DppObjective::park(InCategory&& in_category) {
+    if (!parking_ || fill_) return;
+    std::size_t kept = 0;
+    for (std::size_t i = 0; i < live_.size(); ++i) {
+        const std::int32_t l = live_[i];
+        if (in_category(l)) {
+            live_slot_[static_cast<std::size_t>(l)] = -1;
+            parked_.push_back(l);
+        } else {
+            move_live(i, kept++);
+        }
+    }
+    truncate_live(kept);
+    kept = 0;
+    for (const std::int32_t l : exact_live_) {
+        if (in_category(l)) {
+            parked_.push_back(l);
+        } else {
+            exact_live_[kept++] = l;
+        }
+    }
+    exact_live_.resize(kept);
+    for (std::size_t i = next_dormant_; i < dormant_.size(); ++i)
+        if (in_category(dormant_[i])) parked_dormant_[static_cast<std::size_t>(dormant_[i])] = 1;
 }
 
 }  // namespace ranker

@@ -297,6 +297,15 @@ void run_slots(SlotState& st, Objective& obj, SelectionResult& out) {
         }
     };
 
+    // Items of a share-capped category wait aside in an eager objective (see
+    // DppObjective::park); the categories the pins capped before slot 0 first.
+    auto park_category = [&](std::int32_t category) {
+        if constexpr (Objective::kEager) {
+            obj.park([&](std::int32_t l) { return st.c.category[st.pool[static_cast<std::size_t>(l)]] == category; });
+        }
+    };
+    for (const std::int32_t category : st.capped_categories) park_category(category);
+
     // Key slots beyond the page do not exist: the quota counts open key slots below k.
     const std::int64_t key_count = std::min(st.p.key_count, st.k);
     std::size_t next_pin = 0;
@@ -338,6 +347,7 @@ void run_slots(SlotState& st, Objective& obj, SelectionResult& out) {
             if (l >= 0) return l;
             relaxed = true;
             unpark_capped();
+            if constexpr (Objective::kEager) obj.unpark();
             return find_best(hard_allows, false);
         };
 
@@ -365,8 +375,11 @@ void run_slots(SlotState& st, Objective& obj, SelectionResult& out) {
             --st.remaining_featured_not_harmful;
         }
         if (key_slot && (f & kFlagFeatured)) ++st.featured_in_key;
+        const std::size_t capped_before = st.capped_categories.size();
         if (st.share_rule) st.count_share(st.c.category[cand]);
         if (obj.on_selected(chosen)) rekey_all();
+        // After on_selected, which takes the chosen item out of the objective's sets.
+        if (st.capped_categories.size() > capped_before) park_category(st.c.category[cand]);
     }
     for (std::size_t q = next_pin; q < st.placed.size(); ++q) out.pin_status[st.placed[q].policy_index] = kPinUnreached;
 }
