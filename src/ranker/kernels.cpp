@@ -478,7 +478,7 @@ RANKER_AVX2 void projection_moments_avx2(const float* e, const float* cols, std:
                                          std::size_t d, double scale, double* sum_sq, double* sum_abs) {
     const __m256d vscale = _mm256_set1_pd(scale);
     const __m256d sign = _mm256_set1_pd(-0.0);
-    const __m256d lane = _mm256_set_pd(3.0, 2.0, 1.0, 0.0);
+    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
     __m256d sq = _mm256_setzero_pd(), ab = _mm256_setzero_pd();
     __m256 sums[8];
     for (std::size_t b = 0; b < count; b += 64) {
@@ -493,18 +493,17 @@ RANKER_AVX2 void projection_moments_avx2(const float* e, const float* cols, std:
             case 2: column_sums<2, 4>(e, cols + b, stride, d, sums); break;
             default: column_sums<1, 8>(e, cols + b, stride, d, sums); break;
         }
+        // Only the last vector can reach past count, and its lanes there may hold anything
+        // (NaN included): zeroed once, in float, rather than masking every half-vector after
+        // the conversion (a tenth of the call at 33 to 48 columns).
+        const int columns_in_last = static_cast<int>(count - b - 8 * (vectors - 1));  // 1 to 8
+        const __m256 valid = _mm256_castsi256_ps(_mm256_cmpgt_epi32(_mm256_set1_epi32(columns_in_last), lane));
+        sums[vectors - 1] = _mm256_and_ps(sums[vectors - 1], valid);
         for (std::size_t v = 0; v < vectors; ++v) {
-            for (std::size_t half = 0; half < 2; ++half) {
-                const std::size_t first = b + 8 * v + 4 * half;  // column of lane 0
-                if (first >= count) break;
-                const __m128 four = half == 0 ? _mm256_castps256_ps128(sums[v]) : _mm256_extractf128_ps(sums[v], 1);
-                __m256d a = _mm256_mul_pd(_mm256_cvtps_pd(four), vscale);
-                // Lanes at or past count are zeroed (they may hold anything).
-                const __m256d valid = _mm256_cmp_pd(lane, _mm256_set1_pd(static_cast<double>(count - first)), _CMP_LT_OQ);
-                a = _mm256_and_pd(a, valid);
-                sq = _mm256_add_pd(sq, _mm256_mul_pd(a, a));
-                ab = _mm256_add_pd(ab, _mm256_andnot_pd(sign, a));
-            }
+            const __m256d lo = _mm256_mul_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(sums[v])), vscale);
+            const __m256d hi = _mm256_mul_pd(_mm256_cvtps_pd(_mm256_extractf128_ps(sums[v], 1)), vscale);
+            sq = _mm256_add_pd(sq, _mm256_add_pd(_mm256_mul_pd(lo, lo), _mm256_mul_pd(hi, hi)));
+            ab = _mm256_add_pd(ab, _mm256_add_pd(_mm256_andnot_pd(sign, lo), _mm256_andnot_pd(sign, hi)));
         }
     }
     *sum_sq = hsum(sq);
