@@ -349,16 +349,7 @@ void DppObjective::add_to_basis(std::int32_t row) {
 }
 
 void DppObjective::drop_spent_live() {
-    std::size_t kept = 0;
-    for (std::size_t i = 0; i < live_.size(); ++i) {
-        if (live_approx_[i] + live_error_[i] > kDppEps) {
-            move_live(i, kept++);
-        } else {
-            live_slot_[live_[i]] = -1;
-            spent_.push_back(live_[i]);
-        }
-    }
-    truncate_live(kept);
+    move_live_out([this](std::size_t i) { return !(live_approx_[i] + live_error_[i] > kDppEps); }, spent_);
 }
 
 void DppObjective::join_live(std::int32_t l, double approx, double error) {

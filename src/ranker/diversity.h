@@ -388,6 +388,9 @@ class DppObjective {
     void join_live(std::int32_t l, double approx, double error);
     // Moves the live items whose upper bound fell to EPS to spent_.
     void drop_spent_live();
+    // Moves the live entries i with leaves(i) to `to`, keeping the others in order.
+    template <class Leaves>
+    void move_live_out(Leaves&& leaves, std::vector<std::int32_t>& to);
     void leave_live(std::int32_t l);
     // Appends the unit row's component orthogonal to the basis (and its float copy), then
     // updates every live item (except `row`, which leaves the live set) against it.
@@ -511,21 +514,25 @@ std::int32_t DppObjective::find_best(Allowed&& allowed) {
     return best;
 }
 
-template <class InCategory>
-void DppObjective::park(InCategory&& in_category) {
-    if (!parking_ || fill_) return;
+template <class Leaves>
+void DppObjective::move_live_out(Leaves&& leaves, std::vector<std::int32_t>& to) {
     std::size_t kept = 0;
     for (std::size_t i = 0; i < live_.size(); ++i) {
-        const std::int32_t l = live_[i];
-        if (in_category(l)) {
-            live_slot_[static_cast<std::size_t>(l)] = -1;
-            parked_.push_back(l);
+        if (leaves(i)) {
+            live_slot_[static_cast<std::size_t>(live_[i])] = -1;
+            to.push_back(live_[i]);
         } else {
             move_live(i, kept++);
         }
     }
     truncate_live(kept);
-    kept = 0;
+}
+
+template <class InCategory>
+void DppObjective::park(InCategory&& in_category) {
+    if (!parking_ || fill_) return;
+    move_live_out([&](std::size_t i) { return in_category(live_[i]); }, parked_);
+    std::size_t kept = 0;
     for (const std::int32_t l : exact_live_) {
         if (in_category(l)) {
             parked_.push_back(l);
