@@ -166,6 +166,33 @@ def test_wrong_objects_and_backend_names():
         ranker.rank_batch([(cands, user())], STRICT, threads=0)
 
 
+@pytest.mark.parametrize("make, field, value", [
+    (lambda: ranker.Candidates(**fields()), "flags", np.full(N, ranker.Flag.BLOCKED, np.uint32)),
+    (lambda: ranker.Candidates(**fields()), "item_id", np.arange(N) + 100),
+    (lambda: user(), "personalized", False),
+    (lambda: user(), "minor_mode", True),
+    (lambda: ranker.History(categories=[1, 2]), "categories", np.array([0, 0], np.int32)),
+])
+def test_fields_cannot_be_reassigned_after_construction(make, field, value):
+    # The native backend keeps a view of the fields it was first given: a reassigned field would
+    # reach the reference but not the native backend (a BLOCKED flag set after a first rank()
+    # was served). Reassignment and deletion are refused, before and after a first rank().
+    obj = make()
+    kind = type(obj).__name__.lower()
+    before = getattr(obj, field)
+    with pytest.raises(AttributeError, match=rf"{kind}\.{field}: a \w+ cannot be changed after construction"):
+        setattr(obj, field, value)
+    with pytest.raises(AttributeError, match=rf"{kind}\.{field}"):
+        delattr(obj, field)
+    if isinstance(obj, ranker.History):
+        obj.native()
+    else:
+        run("native", **{"u" if kind == "user" else "cands": obj})
+    with pytest.raises(AttributeError, match=rf"{kind}\.{field}"):
+        setattr(obj, field, value)
+    assert getattr(obj, field) is before
+
+
 def test_the_native_module_names_a_history_of_the_wrong_type():
     # The binding checks history itself (it takes an object, see csrc/module.cpp).
     from ranker._backend import native_module

@@ -1,8 +1,9 @@
 """The request data: candidates, the user, and the history of earlier pages.
 
 Each class normalises its input once, at construction (see ``_convert``), into the exact
-layout of the data contract in DESIGN.md. Values (NaN, ranges, tag ids) are checked by the
-backend at rank time, on the arrays it actually reads, so that a value changed after
+layout of the data contract in DESIGN.md, and its fields cannot be reassigned afterwards (the
+native backend keeps a view of them). Values (NaN, ranges, tag ids) are checked by the backend at
+rank time, on the arrays it actually reads, so that a value written into an array after
 construction cannot slip past the check.
 """
 
@@ -16,6 +17,29 @@ from ._convert import as_array, as_bool, as_int, optional_array
 
 MAX_AGE = 150
 MINUTES_PER_DAY = 1440
+
+
+class _ReadOnly:
+    """Fields fixed at construction. The native view of an object (``_core``) is built from its
+    fields on first use and kept, so a field assigned afterwards would reach the reference
+    backend but not the native one: a BLOCKED flag set later would be served. Assignment is
+    therefore refused; build a new object instead (construction copies nothing it need not)."""
+
+    __slots__ = ()
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        kind = type(self).__name__
+        raise AttributeError(f"{kind.lower()}.{name}: a {kind} cannot be changed after construction; "
+                             f"build a new {kind}(...) with the new value")
+
+    def __delattr__(self, name: str) -> None:
+        self.__setattr__(name, None)
+
+
+def _assign(obj: Any, **fields: Any) -> None:
+    """Set fields during construction (the one place they may be set)."""
+    for name, value in fields.items():
+        object.__setattr__(obj, name, value)
 
 
 def _tags_to_csr(tags: Any, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -44,7 +68,7 @@ def _tags_to_csr(tags: Any, n: int) -> tuple[np.ndarray, np.ndarray]:
     return np.cumsum(lengths), np.asarray(flat, dtype=np.int32)
 
 
-class Candidates:
+class Candidates(_ReadOnly):
     """The n items of one request, as a struct of arrays (see DESIGN.md, data contract).
 
     Required: ``item_id`` (int64[n]), ``embedding`` (float32[n, d]), ``prior`` (float32[n]).
@@ -75,35 +99,36 @@ class Candidates:
         offered_price: Any = None,
         reference_price: Any = None,
     ) -> None:
-        self.item_id = as_array(item_id, "candidates.item_id", np.int64, 1)
-        n = self.item_id.shape[0]
-        self.embedding = as_array(embedding, "candidates.embedding", np.float32, 2)
-        if self.embedding.shape[0] != n:
+        item_id = as_array(item_id, "candidates.item_id", np.int64, 1)
+        n = item_id.shape[0]
+        embedding = as_array(embedding, "candidates.embedding", np.float32, 2)
+        if embedding.shape[0] != n:
             raise ValueError(
-                f"candidates.embedding: expected {n} rows (one per item_id), got shape {self.embedding.shape}"
+                f"candidates.embedding: expected {n} rows (one per item_id), got shape {embedding.shape}"
             )
-        if self.embedding.shape[1] < 1:
+        if embedding.shape[1] < 1:
             raise ValueError("candidates.embedding: the embedding dimension d must be at least 1, got 0")
-        self.prior = optional_array(prior, "candidates.prior", np.float32, 1, n)
-        if self.prior is None:
+        prior = optional_array(prior, "candidates.prior", np.float32, 1, n)
+        if prior is None:
             raise TypeError("candidates.prior: required; pass float32[n] non-personal scores")
-        self.category = optional_array(category, "candidates.category", np.int32, 1, n)
-        self.author = optional_array(author, "candidates.author", np.int32, 1, n)
-        if tags is None:
-            self.tag_indptr = self.tag_ids = None
-        else:
-            self.tag_indptr, self.tag_ids = _tags_to_csr(tags, n)
-        self.flags = optional_array(flags, "candidates.flags", np.uint32, 1, n)
-        self.min_age = optional_array(min_age, "candidates.min_age", np.uint8, 1, n)
-        self.fraud_risk = optional_array(fraud_risk, "candidates.fraud_risk", np.float32, 1, n)
-        self.offered_price = optional_array(offered_price, "candidates.offered_price", np.float64, 1, n)
-        self.reference_price = optional_array(reference_price, "candidates.reference_price", np.float64, 1, n)
-        if (self.offered_price is None) != (self.reference_price is None):
-            missing = "reference_price" if self.reference_price is None else "offered_price"
+        tag_indptr, tag_ids = (None, None) if tags is None else _tags_to_csr(tags, n)
+        offered_price = optional_array(offered_price, "candidates.offered_price", np.float64, 1, n)
+        reference_price = optional_array(reference_price, "candidates.reference_price", np.float64, 1, n)
+        if (offered_price is None) != (reference_price is None):
+            missing = "reference_price" if reference_price is None else "offered_price"
             raise ValueError(
                 f"candidates.{missing}: price parity needs both offered_price and reference_price (or neither)"
             )
-        self._core = None
+        _assign(
+            self, item_id=item_id, embedding=embedding, prior=prior,
+            category=optional_array(category, "candidates.category", np.int32, 1, n),
+            author=optional_array(author, "candidates.author", np.int32, 1, n),
+            tag_indptr=tag_indptr, tag_ids=tag_ids,
+            flags=optional_array(flags, "candidates.flags", np.uint32, 1, n),
+            min_age=optional_array(min_age, "candidates.min_age", np.uint8, 1, n),
+            fraud_risk=optional_array(fraud_risk, "candidates.fraud_risk", np.float32, 1, n),
+            offered_price=offered_price, reference_price=reference_price, _core=None,
+        )
 
     @property
     def n(self) -> int:
@@ -132,7 +157,7 @@ class Candidates:
                 self.item_id, self.embedding, self.prior, self.category, self.author, self.tag_indptr,
                 self.tag_ids, self.flags, self.min_age, self.fraud_risk, self.offered_price, self.reference_price,
             )
-            self._core = core
+            _assign(self, _core=core)
         return core
 
     def __repr__(self) -> str:
@@ -161,7 +186,7 @@ def _user_tags(tags: Any) -> tuple[np.ndarray, np.ndarray]:
     return ids, weights
 
 
-class User:
+class User(_ReadOnly):
     """The person the request is for (see DESIGN.md, data contract).
 
     ``personalized=False`` means the user switched personalization off: no personal input
@@ -188,20 +213,24 @@ class User:
         usage_minutes_today: int | None = None,
         seen: Iterable[int] = (),
     ) -> None:
-        self.embedding = as_array(embedding, "user.embedding", np.float32, 1)
-        self.tag_ids, self.tag_weights = _user_tags(tags)
-        self.personalized = as_bool(personalized, "user.personalized")
-        self.deleted_tags = as_array(list(deleted_tags) if not isinstance(deleted_tags, np.ndarray) else deleted_tags,
-                                     "user.deleted_tags", np.int32, 1)
-        self.minor_mode = as_bool(minor_mode, "user.minor_mode")
-        self.age = None if age is None else as_int(age, "user.age", minimum=0, maximum=MAX_AGE)
-        self.elderly = as_bool(elderly, "user.elderly")
-        self.local_minute = (None if local_minute is None
-                             else as_int(local_minute, "user.local_minute", minimum=0, maximum=MINUTES_PER_DAY - 1))
-        self.usage_minutes_today = (None if usage_minutes_today is None
-                                    else as_int(usage_minutes_today, "user.usage_minutes_today", minimum=0))
-        self.seen = as_array(list(seen) if not isinstance(seen, np.ndarray) else seen, "user.seen", np.int64, 1)
-        self._core = None
+        tag_ids, tag_weights = _user_tags(tags)
+        _assign(
+            self,
+            embedding=as_array(embedding, "user.embedding", np.float32, 1),
+            tag_ids=tag_ids, tag_weights=tag_weights,
+            personalized=as_bool(personalized, "user.personalized"),
+            deleted_tags=as_array(list(deleted_tags) if not isinstance(deleted_tags, np.ndarray) else deleted_tags,
+                                  "user.deleted_tags", np.int32, 1),
+            minor_mode=as_bool(minor_mode, "user.minor_mode"),
+            age=None if age is None else as_int(age, "user.age", minimum=0, maximum=MAX_AGE),
+            elderly=as_bool(elderly, "user.elderly"),
+            local_minute=(None if local_minute is None
+                          else as_int(local_minute, "user.local_minute", minimum=0, maximum=MINUTES_PER_DAY - 1)),
+            usage_minutes_today=(None if usage_minutes_today is None
+                                 else as_int(usage_minutes_today, "user.usage_minutes_today", minimum=0)),
+            seen=as_array(list(seen) if not isinstance(seen, np.ndarray) else seen, "user.seen", np.int64, 1),
+            _core=None,
+        )
 
     @property
     def d(self) -> int:
@@ -223,7 +252,7 @@ class User:
                 -1 if self.usage_minutes_today is None else min(self.usage_minutes_today, 2**31 - 1),
                 self.seen,
             )
-            self._core = core
+            _assign(self, _core=core)
         return core
 
     def __repr__(self) -> str:
@@ -231,7 +260,7 @@ class User:
                 f"minor_mode={self.minor_mode}, age={self.age}, elderly={self.elderly})")
 
 
-class History:
+class History(_ReadOnly):
     """What earlier pages showed, most recent last: scatter windows and MMR continue from it.
 
     Any of the three may be ``None``; a window rule that needs a missing one raises at rank time.
@@ -240,14 +269,14 @@ class History:
     __slots__ = ("categories", "authors", "embeddings", "_core", "__weakref__")
 
     def __init__(self, categories: Any = None, authors: Any = None, embeddings: Any = None) -> None:
-        self.categories = optional_array(categories, "history.categories", np.int32, 1, None)
-        self.authors = optional_array(authors, "history.authors", np.int32, 1, None)
-        self.embeddings = optional_array(embeddings, "history.embeddings", np.float32, 2, None)
-        lengths = {len(a) for a in (self.categories, self.authors, self.embeddings) if a is not None}
+        categories = optional_array(categories, "history.categories", np.int32, 1, None)
+        authors = optional_array(authors, "history.authors", np.int32, 1, None)
+        embeddings = optional_array(embeddings, "history.embeddings", np.float32, 2, None)
+        lengths = {len(a) for a in (categories, authors, embeddings) if a is not None}
         if len(lengths) > 1:
             raise ValueError(f"history: categories, authors and embeddings must have one entry per shown item; "
                              f"got lengths {sorted(lengths)}")
-        self._core = None
+        _assign(self, categories=categories, authors=authors, embeddings=embeddings, _core=None)
 
     def __len__(self) -> int:
         for a in (self.categories, self.authors, self.embeddings):
@@ -273,7 +302,7 @@ class History:
             from ._backend import native_module
 
             core = native_module().HistoryCore(self.categories, self.authors, self.embeddings)
-            self._core = core
+            _assign(self, _core=core)
         return core
 
     def __repr__(self) -> str:
