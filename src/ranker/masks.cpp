@@ -105,7 +105,11 @@ void compute_drop_codes(const CandidatesView& c, const UserView& u, const Policy
     if (deleted_rule) {
         for (std::size_t i = 0; i < n; ++i) {
             if (drop[i] != kNone) continue;
-            for (std::int64_t j = c.tag_indptr[i]; j < c.tag_indptr[i + 1]; ++j)
+            // Each bound read once and clamped to the tag list: validated, but the caller's
+            // memory, which another thread may write while we run.
+            const std::int64_t begin = std::max<std::int64_t>(c.tag_indptr[i], 0);
+            const std::int64_t end = std::min<std::int64_t>(c.tag_indptr[i + 1], c.tag_count);
+            for (std::int64_t j = begin; j < end; ++j)
                 if (std::binary_search(deleted.begin(), deleted.end(), c.tag_ids[j])) {
                     drop[i] = kDropDeletedTag;
                     break;

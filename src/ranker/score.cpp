@@ -4,6 +4,7 @@
 #include <cmath>
 #include <memory>
 #include <numeric>
+#include <utility>
 
 #include "ranker/kernels.h"
 #include "ranker/validate.h"
@@ -13,23 +14,27 @@ namespace ranker {
 ActiveTags active_tags(const UserView& u, const Policy& p) {
     std::vector<std::int32_t> deleted(u.deleted_tags, u.deleted_tags + u.deleted_count);
     std::sort(deleted.begin(), deleted.end());
-    std::vector<index_t> order;
-    order.reserve(static_cast<std::size_t>(u.tag_count));
+    // Each id and weight is read from the caller's arrays once, into memory of this request:
+    // the sort must not compare values that another thread may be writing meanwhile (the GIL is
+    // released), since inconsistent comparisons let std::sort run past the end of its range.
+    std::vector<std::pair<std::int32_t, double>> active;
+    active.reserve(static_cast<std::size_t>(u.tag_count));
     for (index_t i = 0; i < u.tag_count; ++i) {
         const std::int32_t id = u.tag_ids[i];
-        if (u.tag_weights[i] == 0.0) continue;
+        const double weight = u.tag_weights[i];
+        if (weight == 0.0) continue;
         if (std::binary_search(deleted.begin(), deleted.end(), id)) continue;
         if (std::binary_search(p.forbidden_tags.begin(), p.forbidden_tags.end(), id)) continue;
-        order.push_back(i);
+        active.emplace_back(id, weight);
     }
-    std::sort(order.begin(), order.end(), [&](index_t a, index_t b) { return u.tag_ids[a] < u.tag_ids[b]; });
+    std::sort(active.begin(), active.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
     ActiveTags out;
-    out.ids.reserve(order.size());
-    out.weights.reserve(order.size());
-    for (index_t i : order) {
-        out.ids.push_back(u.tag_ids[i]);
-        out.weights.push_back(u.tag_weights[i]);
-        out.maybe[static_cast<std::uint32_t>(u.tag_ids[i]) & 4095u] = 1;
+    out.ids.reserve(active.size());
+    out.weights.reserve(active.size());
+    for (const auto& [id, weight] : active) {
+        out.ids.push_back(id);
+        out.weights.push_back(weight);
+        out.maybe[static_cast<std::uint32_t>(id) & 4095u] = 1;
     }
     return out;
 }
@@ -88,9 +93,10 @@ void compute_scores(const CandidatesView& c, const UserView& u, const Policy& p,
         std::size_t i = 0;
         for (std::size_t h = 0; h < hit_count; ++h) {
             const std::int64_t j = hits[h];
-            // The item that lists position j: hits ascend, so their items do too (tag_indptr is
-            // validated non-decreasing, from 0 to tag_count > j, so the walk stops inside it).
-            while (c.tag_indptr[i + 1] <= j) ++i;
+            // The item that lists position j: hits ascend, so their items do too. tag_indptr was
+            // validated non-decreasing, from 0 to tag_count > j, but it is the caller's memory and
+            // may be written while we run: the walk is bounded by n itself, not by its values.
+            while (i + 1 < n && c.tag_indptr[i + 1] <= j) ++i;
             if (drop[i] != kEligible) continue;
             const std::size_t t = tags.find(c.tag_ids[j]);
             if (t == ActiveTags::kAbsent) continue;

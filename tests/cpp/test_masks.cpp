@@ -1,10 +1,12 @@
 #include <algorithm>
+#include <array>
 #include <cmath>
 
 #include "check.h"
 #include "fixture.h"
 #include "ranker/masks.h"
 #include "ranker/pipeline.h"
+#include "ranker/score.h"
 #include "ranker/validate.h"
 
 using namespace ranker;
@@ -185,4 +187,51 @@ TEST(masks, price_parity_is_exact_double) {
     CHECK(!violates_parity(std::nan(""), 1.0, 0.0, 0.0));
     CHECK(!violates_parity(1.0, std::nan(""), 0.0, 0.0));
     CHECK(!violates_parity(std::nan(""), std::nan(""), 0.0, 0.0));
+}
+
+// The stages after validation read the caller's arrays again, with the GIL released, so another
+// thread may have rewritten tag_indptr in between. Whatever it holds then, the tag walks of the
+// deleted-tag rule and of the tag sums stay inside tag_ids and the n items (ASan and UBSan check
+// the reads in CI's sanitizer runs); here every item lists tag 42 at position i, and the bounds
+// are the validated ones rewritten in three ways.
+TEST(masks, tag_walks_stay_inside_the_arrays_whatever_tag_indptr_holds_after_validation) {
+    Request r;
+    r.d = 1;
+    const std::size_t n = 6;
+    for (std::size_t i = 0; i < n; ++i) r.add({1}, 1);
+    r.tag_ids.assign(n, 42);
+    r.tag_indptr.resize(n + 1);
+    for (std::size_t i = 0; i <= n; ++i) r.tag_indptr[i] = static_cast<std::int64_t>(i);
+    r.user_tags = {42};
+    r.user_weights = {1.0};
+    Policy p = ranker_test::prior_policy(5);
+    p.w_tag = 1.0;
+    p.deletion_suppress = true;
+    validate_policy(p);
+    const std::vector<std::vector<std::int64_t>> rewritten = {
+        {0, 0, 0, 0, 0, 0, 0},                  // every item empty: the score walk must stop at item n - 1
+        {0, 1, 1 << 30, 2, -5, 6, 1LL << 40},   // bounds far outside the tag list, and decreasing
+        {3, 2, 1, 0, 6, 5, 4},
+    };
+    const std::vector<std::int64_t> validated = r.tag_indptr;
+    for (const std::vector<std::int64_t>& indptr : rewritten) {
+        for (const bool deleted : {false, true}) {
+            r.deleted = deleted ? std::vector<std::int32_t>{42} : std::vector<std::int32_t>{};
+            r.tag_indptr = validated;
+            validate_request(r.candidates(), r.user(), p, 5, nullptr);
+            r.tag_indptr = indptr;
+            const CandidatesView c = r.candidates();
+            const UserView u = r.user();
+            FirstIndexTable first_index(c.item_id, c.n);
+            std::vector<std::uint8_t> drop(n);
+            std::array<std::int64_t, kDropCodeCount> counts{};
+            compute_drop_codes(c, u, p, first_index, drop.data(), counts.data());
+            for (const std::uint8_t code : drop) CHECK(code == kEligible || code == kDropDeletedTag);
+            const std::vector<double> dot(n, 0.0);
+            std::vector<double> scores(n);
+            std::vector<std::uint8_t> tag_match(n);
+            compute_scores(c, u, p, active_tags(u, p), drop.data(), dot.data(), scores.data(), tag_match.data());
+            for (std::size_t i = 0; i < n; ++i) CHECK(std::isfinite(scores[i]) && tag_match[i] <= 1);
+        }
+    }
 }
