@@ -47,6 +47,10 @@ def run(backend, cands=None, u=None, policy=STRICT, **kw):
 CONSTRUCTION_ERRORS = [
     (dict(item_id=np.arange(N) + 0.5), TypeError, "candidates.item_id"),
     (dict(item_id=["a"] * N), TypeError, "candidates.item_id"),
+    # 2.0**63 is above int64's range, but int64's largest value rounds up to it in float64.
+    (dict(item_id=np.arange(N) * 1.0 + np.where(np.arange(N) == 0, 2.0**63, 0.0)), ValueError,
+     r"candidates\.item_id: values must fit in int64"),
+    (dict(flags=np.full(N, 2.0**32)), ValueError, r"candidates\.flags: values must fit in uint32"),
     (dict(embedding=np.ones(N, np.float32)), ValueError, "candidates.embedding"),
     (dict(embedding=np.ones((N + 1, D), np.float32)), ValueError, "candidates.embedding"),
     (dict(embedding=np.ones((N, 0), np.float32)), ValueError, "candidates.embedding"),

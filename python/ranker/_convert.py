@@ -78,7 +78,11 @@ def _cast(arr: np.ndarray, field: str, dtype: np.dtype) -> np.ndarray:
     info = np.iinfo(dtype)
     if arr.size:
         lo, hi = arr.min(), arr.max()
-        if lo < info.min or hi > info.max:
+        # For floats, compare with the bound above the range, a power of two and so exact in
+        # float64: info.max itself rounds up to it (2**63 - 1 becomes 2**63), which let 2.0**63
+        # pass and wrap to -2**63.
+        too_high = hi >= float(info.max + 1) if arr.dtype.kind == "f" else hi > info.max
+        if lo < info.min or too_high:
             raise ValueError(
                 f"{field}: values must fit in {dtype} [{info.min}, {info.max}], got values in [{lo}, {hi}]"
             )
