@@ -166,6 +166,8 @@ def test_wrong_objects_and_backend_names():
         ranker.rank(cands, user(), STRICT, backend="gpu")
     with pytest.raises(TypeError, match=r"requests\[1\]"):
         ranker.rank_batch([(cands, user()), cands], STRICT)
+    with pytest.raises(TypeError, match=r"requests\[1\]: history"):
+        ranker.rank_batch([(cands, user()), (cands, user(), 5)], STRICT)
     with pytest.raises(ValueError, match="threads"):
         ranker.rank_batch([(cands, user())], STRICT, threads=0)
 

@@ -124,7 +124,10 @@ def _unpack(request: Any, position: int) -> tuple[Candidates, User, History | No
     if not isinstance(request, (tuple, list)) or len(request) not in (2, 3):
         raise TypeError(f"requests[{position}]: expected (candidates, user) or (candidates, user, history)")
     candidates, user = request[0], request[1]
-    hist = as_history(request[2]) if len(request) == 3 else None
+    try:
+        hist = as_history(request[2]) if len(request) == 3 else None
+    except TypeError as exc:
+        raise TypeError(f"requests[{position}]: {exc}") from None
     if not isinstance(candidates, Candidates) or not isinstance(user, User):
         raise TypeError(f"requests[{position}]: expected (ranker.Candidates, ranker.User[, history])")
     return candidates, user, hist
