@@ -143,6 +143,25 @@ def test_art19_elderly_threshold_is_stricter(backend):
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
+def test_art19_float64_risks_just_above_the_threshold_are_dropped(backend):
+    # Risks are float32 in the data contract; a float64 risk a hair above the threshold rounds to
+    # the threshold itself at the nearest float32, which would have served the item. Risks are
+    # rounded up instead: never below what the caller passed, and unchanged when representable.
+    threshold = 0.5
+    given = np.array([np.nextafter(threshold, 1.0), threshold + 1e-9, threshold, 0.25, 0.3, 1.0, 0.0])
+    cands = ranker.Candidates(item_id=np.arange(len(given)), embedding=np.eye(len(given), dtype=np.float32),
+                              prior=np.zeros(len(given), np.float32), fraud_risk=given)
+    stored = cands.fraud_risk.astype(np.float64)
+    assert np.all(stored >= given) and np.all(np.nextafter(cands.fraud_risk, np.float32(-np.inf)) < given)
+    assert stored[2:].tolist() == given[2:].astype(np.float32).astype(np.float64).tolist()
+    user = ranker.User(embedding=np.ones(len(given), np.float32), elderly=True)
+    policy = ranker.Policy({"k": len(given), "fraud": {"max_risk": 0.9, "elderly_max_risk": threshold}})
+    res = ranker.rank(cands, user, policy, backend=backend)
+    assert sorted(res.item_ids.tolist()) == [2, 3, 4, 6]
+    assert res.counts[Drop.FRAUD_RISK] == 3
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("action", ["drop", "clamp", "flag", "off"])
 def test_art21_price_parity_actions(backend, action):
     cands = feed(n=300, seed=3)

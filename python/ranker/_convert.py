@@ -23,11 +23,13 @@ def _describe(arr: np.ndarray) -> str:
     return f"dtype {arr.dtype} and shape {arr.shape}"
 
 
-def as_array(value: Any, field: str, dtype: Any, ndim: int) -> np.ndarray:
+def as_array(value: Any, field: str, dtype: Any, ndim: int, *, round_up: bool = False) -> np.ndarray:
     """Return ``value`` as a C-contiguous array of ``dtype`` with ``ndim`` dimensions.
 
     No copy is made when the input already has that layout; strided, read-only and
     non-native-byte-order inputs are copied into a fresh array (the caller's stays untouched).
+    ``round_up``: wider floats go to the nearest float32 at or above them, never below (for a
+    value compared with a threshold, so that rounding never lets an item under it).
     """
     dtype = np.dtype(dtype)
     try:
@@ -45,11 +47,11 @@ def as_array(value: Any, field: str, dtype: Any, ndim: int) -> np.ndarray:
     if arr.ndim != ndim:
         raise ValueError(f"{field}: expected a {ndim}-D array, got {_describe(arr)}")
     if arr.dtype != dtype:
-        arr = _cast(arr, field, dtype)
+        arr = _cast(arr, field, dtype, round_up)
     return np.ascontiguousarray(arr)
 
 
-def _cast(arr: np.ndarray, field: str, dtype: np.dtype) -> np.ndarray:
+def _cast(arr: np.ndarray, field: str, dtype: np.dtype, round_up: bool = False) -> np.ndarray:
     if dtype.kind == "f":
         # Floats of any width are accepted for float fields: scores are not sensitive to the
         # rounding, and refusing float64 input would make every caller write astype(). A finite
@@ -67,6 +69,9 @@ def _cast(arr: np.ndarray, field: str, dtype: np.dtype) -> np.ndarray:
                     f"{field}: value at {where} is {float(arr[at])!r}, beyond the range of {dtype} "
                     f"(largest magnitude {limit:.7g}); scale the values into that range"
                 )
+            if round_up:
+                below = out < arr  # compared in the wider type: where nearest rounding went down
+                out[below] = np.nextafter(out[below], np.array(np.inf, dtype))
         return out
     # Integer target.
     if arr.dtype.kind == "f":
@@ -89,11 +94,12 @@ def _cast(arr: np.ndarray, field: str, dtype: np.dtype) -> np.ndarray:
     return arr.astype(dtype)
 
 
-def optional_array(value: Any, field: str, dtype: Any, ndim: int, length: int | None) -> np.ndarray | None:
+def optional_array(value: Any, field: str, dtype: Any, ndim: int, length: int | None, *,
+                   round_up: bool = False) -> np.ndarray | None:
     """Like :func:`as_array`, ``None`` passing through, with the first dimension checked."""
     if value is None:
         return None
-    arr = as_array(value, field, dtype, ndim)
+    arr = as_array(value, field, dtype, ndim, round_up=round_up)
     if length is not None and arr.shape[0] != length:
         raise ValueError(f"{field}: expected length {length} (one per candidate), got {arr.shape[0]}")
     return arr

@@ -126,7 +126,9 @@ class Candidates(_ReadOnly):
             tag_indptr=tag_indptr, tag_ids=tag_ids,
             flags=optional_array(flags, "candidates.flags", np.uint32, 1, n),
             min_age=optional_array(min_age, "candidates.min_age", np.uint8, 1, n),
-            fraud_risk=optional_array(fraud_risk, "candidates.fraud_risk", np.float32, 1, n),
+            # Rounded up from wider floats: an item is dropped when its risk exceeds a threshold
+            # (Art. 19), and nearest rounding could put a risk just above it at or below it.
+            fraud_risk=optional_array(fraud_risk, "candidates.fraud_risk", np.float32, 1, n, round_up=True),
             offered_price=offered_price, reference_price=reference_price, _core=None,
         )
 
