@@ -42,7 +42,7 @@ def check_result(res, history=None) -> None:
     for slot, i in enumerate(idx):
         assert res.drop_codes[i] == Drop.ELIGIBLE, "a dropped item was served"
         r = int(res.reasons[slot])
-        assert r != 0 or (u.personalized and policy["weights"]["prior"] == 0), f"slot {slot} has no reason"
+        assert r != 0, f"slot {slot} has no reason"  # Art. 16/17
         f = _flags(c, i)
         # Art. 9
         assert not f & Flag.BLOCKED

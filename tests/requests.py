@@ -86,10 +86,13 @@ def requests(draw, max_n: int = 30, methods=("none", "mmr", "dpp"), with_history
         if pid not in [p["item_id"] for p in pins]:
             pins.append({"item_id": pid, "slot": slot})
     window = draw(st.integers(0, 4))
+    relevance = draw(st.sampled_from([1.0, 0.0]))
+    # Relevance and prior both 0 is refused (a slot could have no reason), so one of them is set.
+    weights = {"relevance": relevance, "tag": draw(st.sampled_from([0.0, 0.5])),
+               "prior": draw(st.sampled_from([0.0, 0.3] if relevance else [0.3]))}
     policy = ranker.Policy.from_dict({
         "k": k,
-        "weights": {"relevance": draw(st.sampled_from([1.0, 0.0])), "tag": draw(st.sampled_from([0.0, 0.5])),
-                    "prior": draw(st.sampled_from([0.0, 0.3]))},
+        "weights": weights,
         "tags": {"forbidden": rng.integers(0, 9, rng.integers(0, 2)).tolist(),
                  "deletion": draw(st.sampled_from(["ignore", "suppress"]))},
         "fraud": {"max_risk": draw(st.sampled_from([1.0, 0.8, 0.5])),

@@ -70,6 +70,9 @@ def test_unknown_keys_are_refused(raw, field):
     ({"scatter": {"category_window": 3, "category_max": 0}}, ValueError, "policy.scatter.category_max"),
     ({"scatter": {"category_share": 0.0}}, ValueError, "policy.scatter.category_share"),
     ({"weights": "heavy"}, TypeError, "policy.weights"),
+    # Neither relevance nor prior: an item matching no interest tag would be served with no reason.
+    ({"weights": {"relevance": 0.0, "tag": 1.0}}, ValueError, "policy.weights: relevance and prior are both 0"),
+    ({"weights": {"relevance": -0.0, "prior": 0.0}}, ValueError, "policy.weights: relevance and prior are both 0"),
 ])
 def test_impossible_values_are_refused_naming_the_key(raw, error, field):
     with pytest.raises(error, match=field.replace("[", r"\[").replace(".", r"\.")):

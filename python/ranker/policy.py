@@ -37,6 +37,11 @@ DEFAULTS: dict[str, Any] = {
                 "category_share": 1.0},
 }
 
+# Art. 16/17: every served slot has a reason. With neither relevance nor prior weighted, an item
+# that matches no interest tag would be served with no reason bit at all (its score is 0).
+_NO_REASON = ("policy.weights: relevance and prior are both 0, so an item matching no interest tag would be "
+              "served with no reason to show (every slot must have one, Art. 16/17); give relevance or prior "
+              "a non-zero weight")
 _DELETION_MODES = ("ignore", "suppress")
 _PRICE_ACTIONS = {"off": PriceAction.OFF, "drop": PriceAction.DROP, "clamp": PriceAction.CLAMP,
                   "flag": PriceAction.FLAG}
@@ -81,6 +86,8 @@ def _normalise(raw: Mapping[str, Any]) -> dict[str, Any]:
     w = out["weights"]
     for key in ("relevance", "tag", "prior"):
         w[key] = as_float(w[key], f"policy.weights.{key}")
+    if w["relevance"] == 0.0 and w["prior"] == 0.0:
+        raise ValueError(_NO_REASON)
 
     t = out["tags"]
     if isinstance(t["forbidden"], (str, bytes)) or not hasattr(t["forbidden"], "__iter__"):

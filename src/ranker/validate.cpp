@@ -190,6 +190,11 @@ void validate_policy(Policy& p) {
     if (p.k < 0) fail("policy.k", "is " + std::to_string(p.k) + "; k must be >= 0");
     for (double w : {p.w_rel, p.w_tag, p.w_prior})
         if (!std::isfinite(w)) fail("policy.weights", "weights must be finite, got " + format_value(w));
+    // Art. 16/17: every served slot has a reason; with neither weight, an item matching no
+    // interest tag would have none (python/ranker/policy.py refuses the same policies).
+    if (p.w_rel == 0.0 && p.w_prior == 0.0)
+        fail("policy.weights", "relevance and prior are both 0, so an item matching no interest tag would be served "
+                               "with no reason to show; give relevance or prior a non-zero weight");
     if (p.daily_keys.size() != p.daily_minutes.size())
         fail("policy.daily_minutes", "needs one entry per daily_keys entry");
     for (std::size_t i = 1; i < p.daily_keys.size(); ++i)

@@ -25,6 +25,12 @@ TEST(pipeline, validation_names_the_field) {
     Policy p = ranker_test::prior_policy(2);
     validate_policy(p);
     {
+        Policy no_reason = p;  // tag weight only: an item matching no tag would have no reason
+        no_reason.w_prior = 0.0;
+        no_reason.w_tag = 1.0;
+        CHECK_THROWS(InvalidInput, "policy.weights: relevance and prior are both 0", validate_policy(no_reason));
+    }
+    {
         Request r = small_request();
         CHECK_THROWS(InvalidInput, "k:", rank(r.candidates(), r.user(), p, -1, nullptr));
     }
