@@ -322,3 +322,17 @@ def test_an_overflowing_score_refuses_only_when_the_item_is_eligible(backend, pe
     result = ranker.rank(ranker.Candidates(**fields(prior=prior, item_id=ids)), u, policy, backend=backend)
     assert result.drop_codes[2] == result.drop_codes[5] == ranker.Drop.DUPLICATE
     assert sorted(result.indices.tolist()) == [0, 1, 3, 4, 6, 7]
+
+
+def test_compare_raises_on_its_own_bad_arguments_and_reports_refusals_it_agrees_on():
+    cands = ranker.Candidates(**fields())
+    for k, error in [(-1, ValueError), ("10", TypeError), (10.5, TypeError)]:
+        with pytest.raises(error, match="^k: "):
+            ranker.compare(cands, user(), STRICT, k=k)
+    with pytest.raises(TypeError, match="^history: "):
+        ranker.compare(cands, user(), STRICT, history=5)
+    # A request both backends refuse at rank time is agreement, and says so.
+    bad = ranker.Candidates(**fields(embedding=np.where(np.arange(N * D).reshape(N, D) == 4, np.nan, 1.0)))
+    cmp = ranker.compare(bad, user(), STRICT)
+    assert cmp.equivalent and cmp.error == "ValueError"
+    assert "both refused: ValueError" in repr(cmp)

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from . import reference
-from .api import HistoryLike, as_history, rank, reference_request
+from .api import HistoryLike, _check_types, _resolve_k, as_history, rank, reference_request
 from .data import Candidates, User
 from .policy import Policy
 from .result import RankResult
@@ -45,6 +45,8 @@ class Comparison:
     error: str | None = None      # both sides refused the request with this exception class
 
     def __repr__(self) -> str:
+        if self.error:
+            return f"Comparison(equivalent={self.equivalent}, both refused: {self.error})"
         return (f"Comparison(equivalent={self.equivalent}, identical={self.identical}, ties={len(self.ties)}, "
                 f"divergences={len(self.divergences)})")
 
@@ -221,7 +223,12 @@ def compare(candidates: Candidates, user: User, policy: Policy, k: int | None = 
 
     When both refuse the request with the same exception class, that is agreement
     (``equivalent=True``, ``error`` set); one refusing and the other serving is a divergence.
+    The arguments of ``compare`` itself (the object types, ``k``, ``history``) are checked
+    first and raise: a mistyped call is not a request the backends agree on.
     """
+    _check_types(candidates, user, policy)
+    k = _resolve_k(k, policy)
+    as_history(history)
     errors: dict[str, BaseException] = {}
     results: dict[str, Any] = {}
     for backend in ("reference", "native"):
