@@ -186,3 +186,95 @@ def test_sampling_rate(tmp_path):
         assert log.stats()["sampled"] == verify(path, limit=0).sampled
     sampled = verify(path, limit=0).sampled
     assert 60 <= sampled <= 140  # Binomial(400, 0.25): mean 100, sd 8.7
+
+
+def edit(path, sql, *params):
+    conn = sqlite3.connect(path)
+    conn.execute(sql, params)
+    conn.commit()
+    conn.close()
+
+
+@pytest.mark.parametrize("change, expected", [
+    # a user flag, a pin status, a price shown, the reason names: fields beyond ids, bits and counts
+    (lambda r: r["user"].update(opted_out=not r["user"]["opted_out"]), "record user is"),
+    (lambda r: r["items"][0].update(why=["EDITORIAL"]), "record items[0] is"),
+    (lambda r: r["items"][0].update(slot=5), "record items[0] is"),
+    (lambda r: r.update(k=r["k"] + 1), "record k is"),
+    (lambda r: r.update(candidates=r["candidates"] - 1), "record candidates is"),
+])
+def test_any_field_of_a_sampled_record_that_misdescribes_the_result_is_divergent(tmp_path, change, expected):
+    path, _ = logged(tmp_path, "field.db")
+    seq = tamper(path, change_record=change)
+    found = verify(path)
+    bad = [f for f in found.findings if f.outcome == "divergent"]
+    assert [f.seq for f in bad] == [seq] and any(d.startswith(expected) for d in bad[0].details), bad
+    assert not found.ok
+
+
+def test_problems_of_the_whole_log_fail_verification(tmp_path, capsys):
+    results = requests_for("reference")[:4]
+
+    def fresh(name):
+        path = tmp_path / name
+        with AuditLog(path, sample_inputs=0.0) as log:
+            for i, res in enumerate(results):
+                log.write(res, request_id=f"r{i}", sample=i == 3)
+        assert verify(path).ok
+        return path
+
+    # The report reads the indexed columns: one that contradicts its record is found in any
+    # record, sampled or not.
+    path = fresh("columns.db")
+    edit(path, "UPDATE records SET opted_out = 1 - opted_out, drop_blocked = drop_blocked + 2 WHERE seq = 2")
+    found = verify(path)
+    assert not found.ok and found.log_problems == [
+        f"record 2: column opted_out is {1 - int(not results[1].user.personalized)}, its record says "
+        f"{int(not results[1].user.personalized)}",
+        f"record 2: column drop_blocked is {results[1].counts[ranker.Drop.BLOCKED] + 2}, its record says "
+        f"{results[1].counts[ranker.Drop.BLOCKED]}"]
+    assert cli(["verify", str(path)]) == 1 and "problems in the log:    2" in capsys.readouterr().out
+    # A deleted record leaves a gap in the sequence, and a deleted sampled record its inputs
+    # (the newest record, 4, leaves no gap: only its inputs tell).
+    path = fresh("gap.db")
+    edit(path, "DELETE FROM records WHERE seq IN (2, 4)")
+    assert verify(path).log_problems == ["record 2 is missing (deleted from the log)",
+                                         "inputs 4 have no record (the record was deleted)"]
+    path = fresh("gap2.db")
+    edit(path, "DELETE FROM records WHERE seq IN (1, 2)")
+    assert verify(path).log_problems == ["records 1 to 2 are missing (deleted from the log)"]
+    # A JSON record that cannot be read is a problem, not a crash.
+    path = fresh("json.db")
+    edit(path, "UPDATE records SET record = '{' WHERE seq = 1")
+    assert verify(path).log_problems[0].startswith("record 1: unreadable (JSONDecodeError")
+
+
+def test_a_damaged_database_is_a_clear_error(tmp_path, capsys):
+    path = tmp_path / "big.db"
+    res = requests_for("reference")[0]
+    with AuditLog(path, sample_inputs=1.0, seed=1) as log:
+        for _ in range(30):
+            log.write(res)
+    data = bytearray(path.read_bytes())
+    rng = np.random.default_rng(0)
+    data[8192:len(data) - 4096] = rng.integers(0, 256, len(data) - 8192 - 4096, dtype=np.uint8).tobytes()
+    path.write_bytes(bytes(data))
+    try:
+        found = verify(path)
+    except ValueError as exc:  # SQLite met the damage while reading
+        assert str(exc).startswith(f"audit log {path}: the database is damaged")
+    else:  # or its page check found it first
+        assert not found.ok and found.log_problems[0].startswith("SQLite quick_check:")
+    from ranker.cli import main
+    assert main(["audit", "verify", str(path)]) in (1, 2)
+    assert "Traceback" not in capsys.readouterr().err
+
+
+def test_limit_is_checked(tmp_path):
+    path, _ = logged(tmp_path, "limit.db")
+    assert verify(path, limit=1).checked == 1 and verify(path, limit=0).checked == 0
+    for bad in (-1, 1.5, True):
+        with pytest.raises(ValueError, match="^limit: "):
+            verify(path, limit=bad)
+    with pytest.raises(SystemExit):
+        cli(["verify", str(path), "--limit", "-1"])

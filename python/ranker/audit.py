@@ -373,6 +373,11 @@ class AuditLog:
             snapshot = None
             day = str(record["time"])[:10]
         else:  # the record itself is built on the writer thread, from a capture taken now
+            from .result import RankResult
+
+            if not isinstance(result, RankResult):
+                raise TypeError(f"result: expected a ranker.RankResult or a record dict from to_record, "
+                                f"got {type(result).__name__}")
             record, text = Capture(result, request_id), None
             if sample is None:
                 sample = self.sample_inputs > 0.0 and self._rng.random() < self.sample_inputs
@@ -631,6 +636,9 @@ def iter_records(path: Any, *, day: Optional[str] = None) -> Iterator[dict]:
 # Shadow verification
 
 
+_OUTCOMES = ("equivalent", "tie", "divergent", "error")
+
+
 @dataclasses.dataclass
 class VerifyFinding:
     seq: int
@@ -647,6 +655,9 @@ class VerifyReport:
     total_records: int
     sampled: int
     findings: list[VerifyFinding]
+    #: Problems of the log as a whole: SQLite's own check, missing records, indexed columns that
+    #: contradict their record, inputs without a record.
+    log_problems: list[str] = dataclasses.field(default_factory=list)
 
     @property
     def checked(self) -> int:
@@ -657,14 +668,28 @@ class VerifyReport:
 
     @property
     def ok(self) -> bool:
-        """At least one sampled request, and every one equivalent (ties allowed)."""
-        return self.checked > 0 and all(f.outcome in ("equivalent", "tie") for f in self.findings)
+        """No problem in the log, at least one sampled request, and every one equivalent (ties allowed)."""
+        return (not self.log_problems and self.checked > 0
+                and all(f.outcome in ("equivalent", "tie") for f in self.findings))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"log": self.path, "records": self.total_records, "sampled": self.sampled, "checked": self.checked,
+                "ok": self.ok, "outcomes": {o: self.count(o) for o in _OUTCOMES},
+                "log_problems": list(self.log_problems),
+                "findings": [{"seq": f.seq, "request_id": f.request_id, "outcome": f.outcome,
+                              "details": [str(d) for d in f.details]} for f in self.findings]}
 
     def format(self, verbose: bool = False) -> str:
         lines = [f"audit log {self.path}: {self.total_records} records, {self.sampled} with sampled inputs, "
                  f"{self.checked} checked"]
+        if self.log_problems:
+            lines.append(f"  problems in the log:    {len(self.log_problems)}")
+            lines.extend(f"      {p}" for p in _describe_items(self.log_problems, limit=20))
         if not self.findings:
-            lines.append("nothing to verify: no request was sampled (write with AuditLog(..., sample_inputs=p))")
+            lines.append("nothing to verify: no request was sampled (write with AuditLog(..., sample_inputs=p))"
+                         if not self.sampled else "no sampled request was replayed (limit 0)")
+            if self.log_problems:
+                lines.append("result: FAILED")
             return "\n".join(lines)
         lines.append(f"  equivalent:             {self.count('equivalent')}")
         lines.append(f"  equivalent within ties: {self.count('tie')}")
@@ -697,6 +722,20 @@ def _record_consistency(stored: StoredRequest) -> list[str]:
     if stored.policy.hash != rec.get("policy_hash"):
         problems.append(f"the stored policy hashes to {stored.policy.hash[:16]}, the record says "
                         f"{str(rec.get('policy_hash'))[:16]}: the replay would not use the policy in force")
+    if problems:
+        return problems
+    # Every other field too: the record the stored result gives, with the record's own time and
+    # request id, and its version (the code that wrote it may be older than this one).
+    expected = Capture(res, rec.get("request_id"), rec.get("time")).record()
+    expected["version"] = rec.get("version")
+    for key in sorted(set(expected) | set(rec)):
+        if key == "items":
+            for slot, (want, got) in enumerate(zip(expected["items"], rec.get("items", []))):
+                if want != got:
+                    problems.append(f"record items[{slot}] is {got}, the stored result gives {want}")
+                    break
+        elif expected.get(key) != rec.get(key):
+            problems.append(f"record {key} is {rec.get(key)!r}, the stored result gives {expected.get(key)!r}")
     return problems
 
 
@@ -712,19 +751,24 @@ def verify(path: Any, *, limit: Optional[int] = None, certify: Any = None) -> Ve
     by the certificate rule (``ranker.compare.certify``), plus the record's consistency with it.
 
     ``certify`` replaces ``ranker.compare.certify`` (tests use it); ``limit`` caps the number of
-    sampled requests checked (the newest are skipped).
+    sampled requests checked (the newest are skipped; 0 checks the log without replaying).
+    Whole-log problems (see :func:`_log_problems`) fail the verification too. A damaged
+    database raises ``ValueError`` naming the file.
     """
     if certify is None:
         from .compare import certify
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 0):
+        raise ValueError(f"limit: expected a number of sampled requests >= 0, got {limit!r}")
     conn = open_readonly(path)
     findings: list[VerifyFinding] = []
     try:
+        log_problems = _log_problems(conn)
         total = conn.execute("SELECT COUNT(*) FROM records").fetchone()[0]
         sampled = conn.execute("SELECT COUNT(*) FROM inputs").fetchone()[0]
         query = ("SELECT r.seq, r.request_id, r.record, i.data FROM inputs i JOIN records r ON r.seq = i.seq "
                  "ORDER BY r.seq")
         if limit is not None:
-            query += f" LIMIT {int(limit)}"
+            query += f" LIMIT {limit}"
         for seq, request_id, text, blob in conn.execute(query):
             try:
                 stored = rebuild(seq, request_id, json.loads(text), blob)
@@ -742,9 +786,42 @@ def verify(path: Any, *, limit: Optional[int] = None, certify: Any = None) -> Ve
                 findings.append(VerifyFinding(seq, request_id, "tie", _describe_items(ties)))
             else:
                 findings.append(VerifyFinding(seq, request_id, "equivalent", []))
+    except sqlite3.DatabaseError as exc:
+        raise ValueError(f"audit log {path}: the database is damaged ({exc}); restore it from a copy, "
+                         f"or see what survives with `sqlite3 {path} .recover`") from None
     finally:
         conn.close()
-    return VerifyReport(str(path), int(total), int(sampled), findings)
+    return VerifyReport(str(path), int(total), int(sampled), findings, log_problems)
+
+
+def _log_problems(conn: sqlite3.Connection) -> list[str]:
+    """What is wrong with the log as a whole, without replaying anything: SQLite's own page
+    check, gaps in the record sequence, indexed columns that contradict their record's JSON
+    (the report reads the columns), and sampled inputs whose record is gone.
+
+    These are consistency checks, not tamper-proofing: whoever can write the file can rewrite
+    a record together with its columns, or remove the newest records and their inputs."""
+    problems = [f"SQLite quick_check: {row[0]}" for row in conn.execute("PRAGMA quick_check")
+                if row[0] != "ok"][:10]
+    columns = [c for c in _INSERT_RECORD.split("(", 1)[1].split(")", 1)[0].split(", ") if c != "record"]
+    previous = 0
+    for row in conn.execute(f"SELECT seq, {', '.join(columns)}, record FROM records ORDER BY seq"):
+        seq, stored, text = row[0], row[1:-1], row[-1]
+        if seq != previous + 1:
+            missing = f"record {previous + 1} is" if seq == previous + 2 else f"records {previous + 1} to {seq - 1} are"
+            problems.append(f"{missing} missing (deleted from the log)")
+        previous = seq
+        try:
+            derived = _record_row(json.loads(text), text)[:-1]
+        except (ValueError, KeyError, TypeError) as exc:
+            problems.append(f"record {seq}: unreadable ({type(exc).__name__}: {exc})")
+            continue
+        for name, have, want in zip(columns, stored, derived):
+            if have != want:
+                problems.append(f"record {seq}: column {name} is {have!r}, its record says {want!r}")
+    for (seq,) in conn.execute("SELECT seq FROM inputs WHERE seq NOT IN (SELECT seq FROM records) ORDER BY seq"):
+        problems.append(f"inputs {seq} have no record (the record was deleted)")
+    return problems
 
 
 # ----------------------------------------------------------------------------------------------

@@ -1,8 +1,10 @@
 """``ranker audit {verify,report} LOG``: the command-line side of :mod:`ranker.audit`.
 
-- ``ranker audit verify LOG [--limit N] [--verbose]``: replay every sampled request through the
-  reference and check the stored result by the certificate rule. Exit status 0 when at least one
-  sampled request was checked and all are equivalent (ties allowed), 1 otherwise.
+- ``ranker audit verify LOG [--limit N] [--verbose] [--json]``: check the log as a whole (SQLite's
+  page check, missing records, columns against records), then replay every sampled request
+  through the reference and check the stored result by the certificate rule. Exit status 0 when
+  the log has no problem, at least one sampled request was checked and all are equivalent (ties
+  allowed), 1 otherwise, 2 when the file cannot be read.
 - ``ranker audit report LOG [--since DAY] [--until DAY] [--html FILE] [--json]``: per UTC day,
   requests, opted-out and minor-mode shares, drops per rule, curfew and daily-limit refusals,
   price clamps and lost records, as a table; ``--html`` also writes a self-contained page.
@@ -26,13 +28,24 @@ def _day(text: str) -> str:
     return text
 
 
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}")
+    return value
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="audit_command", metavar="ACTION", required=True)
     v = sub.add_parser("verify", help="replay sampled requests through the reference (certificate rule)",
                        description="Replay every request whose inputs were sampled into the log through the "
                                    "reference implementation and check the stored result by the certificate rule.")
     v.add_argument("log", metavar="LOG", help="the audit log (SQLite file written by ranker.audit.AuditLog)")
-    v.add_argument("--limit", type=int, default=None, metavar="N", help="check at most N sampled requests")
+    v.add_argument("--limit", type=_count, default=None, metavar="N",
+                   help="replay at most N sampled requests (0: only the checks of the whole log)")
     v.add_argument("--verbose", "-v", action="store_true", help="also list the ties found")
     v.add_argument("--json", action="store_true", help="print the findings as JSON")
     r = sub.add_parser("report", help="per-day summary: requests, protected modes, drops, refusals, price clamps",
@@ -50,11 +63,7 @@ def run(args: argparse.Namespace) -> int:
     if args.audit_command == "verify":
         found = audit.verify(args.log, limit=args.limit)
         if args.json:
-            print(json.dumps({"log": found.path, "records": found.total_records, "checked": found.checked,
-                              "ok": found.ok,
-                              "findings": [{"seq": f.seq, "request_id": f.request_id, "outcome": f.outcome,
-                                            "details": [str(d) for d in f.details]} for f in found.findings]},
-                             indent=2))
+            print(json.dumps(found.to_dict(), indent=2))
         else:
             print(found.format(verbose=args.verbose))
         return 0 if found.ok else 1
