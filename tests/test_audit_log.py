@@ -201,12 +201,28 @@ def test_closed_log_and_bad_arguments(tmp_path, template):
             log.write(dict(template, extra=object()))
         with pytest.raises(ValueError, match="sample"):
             log.write(template, sample=True)
+        with pytest.raises(TypeError, match="^result: expected a ranker.RankResult or a record dict"):
+            log.write("nope")
     with pytest.raises(FileNotFoundError):
         report(tmp_path / "missing.db")
     (tmp_path / "junk.db").write_bytes(b"this is not a database" * 100)
     with pytest.raises(ValueError, match="not a readable SQLite database"):
         report(tmp_path / "junk.db")
     assert not (tmp_path / "missing.db").exists()
+    # The log opens neither a file that is not a database nor another program's database, and
+    # writes nothing into either.
+    with pytest.raises(AuditLogError, match=r"junk\.db: cannot use the file"):
+        AuditLog(tmp_path / "junk.db")
+    assert (tmp_path / "junk.db").read_bytes() == b"this is not a database" * 100
+    other = sqlite3.connect(tmp_path / "other.db")
+    other.execute("CREATE TABLE x (a)")
+    other.commit()
+    other.close()
+    with pytest.raises(AuditLogError, match=r"other\.db: the file is an SQLite database of something else"):
+        AuditLog(tmp_path / "other.db")
+    other = sqlite3.connect(tmp_path / "other.db")
+    assert [r[0] for r in other.execute("SELECT name FROM sqlite_master WHERE type = 'table'")] == ["x"]
+    other.close()
 
 
 # --- SIGKILL: every record acknowledged by flush() survives, the database is never corrupt ---

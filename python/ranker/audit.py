@@ -576,6 +576,11 @@ def _open_for_writing(path: Path, synchronous: str, busy_timeout: float) -> sqli
     except sqlite3.Error as exc:
         raise AuditLogError(f"audit log {path}: cannot open the database ({exc})") from exc
     try:
+        # A database of something else is refused before anything is written into it.
+        tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if tables and "meta" not in tables:
+            raise AuditLogError(f"audit log {path}: the file is an SQLite database of something else "
+                                f"(tables {sorted(tables)}); give the audit log a file of its own")
         mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
         if str(mode).lower() != "wal":
             raise AuditLogError(f"audit log {path}: SQLite refused WAL mode (got {mode!r}); use a file on a local disk")
@@ -588,6 +593,9 @@ def _open_for_writing(path: Path, synchronous: str, busy_timeout: float) -> sqli
                          (f"ranker {package_version()}",))
         elif found[0] != DB_SCHEMA:
             raise AuditLogError(f"audit log {path}: database schema {found[0]!r}, this version writes {DB_SCHEMA!r}")
+    except sqlite3.DatabaseError as exc:
+        conn.close()
+        raise AuditLogError(f"audit log {path}: cannot use the file ({exc})") from exc
     except BaseException:
         conn.close()
         raise
