@@ -248,6 +248,18 @@ def test_compare_notes_a_different_machine(tmp_path, capsys):
     assert "different CPUs" in capsys.readouterr().out
 
 
+def test_compare_refuses_files_with_nothing_to_compare(tmp_path):
+    # A regression gate that compared nothing must not pass: no common scenario is an error,
+    # and so is a scenario without native figures (a --throughput file has none).
+    a, b = _write(tmp_path, "a.json", _record({"a": 1.0})), _write(tmp_path, "b.json", _record({"b": 1.0}))
+    with pytest.raises(ValueError, match="^--compare: no scenario appears in both files"):
+        benchmark.main(["--compare", a, b])
+    broken = _record({"a": 1.0})
+    del broken["scenarios"]["a"]["native"]["p99"]
+    with pytest.raises(ValueError, match="scenario a has no native p50 and p99"):
+        benchmark.main(["--compare", a, _write(tmp_path, "broken.json", broken)])
+
+
 def test_compare_refuses_a_file_that_is_not_a_record(tmp_path):
     good = _write(tmp_path, "good.json", _record({"a": 1.0}))
     bad = tmp_path / "bad.json"
@@ -310,12 +322,21 @@ def test_tiny_latency_run_writes_json(tmp_path, capsys, monkeypatch):
     assert benchmark.main(["--compare", str(out_file), str(out_file)]) == 0
 
 
-def test_missing_baseline_reports_native_only(tmp_path, capsys):
-    code = benchmark.main(["--scenario", "feed-200-none", "--requests", "50", "--warmup", "5", "--pool", "2",
-                           "--baseline", str(tmp_path / "nope.py")])
+def test_missing_default_baseline_reports_native_only_but_a_named_one_is_an_error(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # bench/numpy_baseline.py is not found from here
+    code = benchmark.main(["--scenario", "feed-200-none", "--requests", "50", "--warmup", "5", "--pool", "2"])
     assert code == 0
     out = capsys.readouterr().out
     assert "baseline not found" in out and "x p99" not in out
+    with pytest.raises(ValueError, match="^--baseline: no file at .*nope.py"):
+        benchmark.main(["--scenario", "feed-200-none", "--requests", "50", "--baseline", str(tmp_path / "nope.py")])
+
+
+def test_an_unwritable_json_path_is_refused_before_timing(tmp_path, capsys):
+    with pytest.raises(ValueError, match="^--json: the folder .*missing-dir does not exist"):
+        benchmark.main(["--scenario", "feed-200-none", "--requests", "50", "--baseline-requests", "0",
+                        "--json", str(tmp_path / "missing-dir" / "run.json")])
+    assert "latency" not in capsys.readouterr().out  # nothing was timed
 
 
 def test_no_floor_skips_the_probe(tmp_path, capsys):

@@ -68,3 +68,25 @@ def test_demo_handles_tiny_requests(capsys):
 def test_demo_refuses_bad_options(capsys):
     with pytest.raises(ValueError, match="--n"):
         run_demo(capsys, "--n", "-1", "--backend", "reference")
+    for rate in ("2", "-1", "nan"):
+        with pytest.raises(ValueError, match="--price-off-rate is a share in"):
+            run_demo(capsys, "--n", "5", "--price-off-rate", rate)
+
+
+def test_a_closed_pipe_ends_the_command_quietly():
+    # `ranker demo | head -1`: the reader has gone when the output is written (here before the
+    # command starts, so that the write fails whatever the timing); no traceback follows.
+    import os
+    import subprocess
+    import sys
+
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        proc = subprocess.run([sys.executable, "-m", "ranker.cli", "demo", "--n", "5", "--d", "3"],
+                              stdout=write_end, stderr=subprocess.PIPE, timeout=60)
+    finally:
+        os.close(write_end)
+    err = proc.stderr.decode()
+    assert proc.returncode == 1, err
+    assert "Traceback" not in err and "Broken pipe" not in err

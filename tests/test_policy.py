@@ -84,6 +84,11 @@ def test_bad_toml_names_the_file(tmp_path):
     path.write_text("k = = 3")
     with pytest.raises(ValueError, match="broken.toml"):
         ranker.Policy.from_toml(path)
+    path.write_bytes(b"\xff\xfek = 3")
+    with pytest.raises(ValueError, match=r"broken\.toml: not UTF-8 text"):
+        ranker.Policy.from_toml(path)
+    with pytest.raises(ValueError, match=r"policy file .*: is a folder"):
+        ranker.Policy.from_toml(tmp_path)
 
 
 def test_hash_changes_with_any_rule_and_replace_leaves_the_original():

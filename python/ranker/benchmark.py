@@ -528,6 +528,10 @@ def _read_json(path: str) -> Dict[str, Any]:
         raise ValueError(f"{path}: not a benchmark JSON file ({exc})") from None
     if not isinstance(data, dict) or not isinstance(data.get("scenarios"), dict):
         raise ValueError(f"{path}: not a benchmark JSON file (no 'scenarios' table); write one with --json")
+    for name, rec in data["scenarios"].items():
+        native = rec.get("native") if isinstance(rec, dict) else None
+        if not isinstance(native, dict) or not all(isinstance(native.get(f), (int, float)) for f in ("p50", "p99")):
+            raise ValueError(f"{path}: scenario {name} has no native p50 and p99; write the file with --json")
     return data
 
 
@@ -548,9 +552,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-floor", dest="floor", action="store_false",
                         help="skip the machine's floor: the timed fixed work after each native call "
                              "(halves the native timing's wall time)")
-    parser.add_argument("--baseline", default=DEFAULT_BASELINE, metavar="PATH",
+    parser.add_argument("--baseline", default=None, metavar="PATH",
                         help=f"the NumPy baseline to compare with (default {DEFAULT_BASELINE}, "
-                             f"relative to the current directory)")
+                             f"relative to the current directory, skipped with a note when missing; "
+                             f"a PATH given here must exist)")
     parser.add_argument("--baseline-requests", type=int, default=1000, metavar="N",
                         help="timed baseline calls per scenario (default 1000; 0 = skip the baseline)")
     parser.add_argument("--reference", type=int, default=0, metavar="N",
@@ -579,6 +584,11 @@ def run(args: argparse.Namespace) -> int:
         if args.threshold < 0:
             raise ValueError(f"--threshold: must be >= 0, got {args.threshold}")
         old, new = (_read_json(p) for p in args.compare)
+        if not set(old["scenarios"]) & set(new["scenarios"]):
+            # A regression check that compared nothing must not pass.
+            raise ValueError(f"--compare: no scenario appears in both files ({args.compare[0]}: "
+                             f"{', '.join(old['scenarios']) or 'none'}; {args.compare[1]}: "
+                             f"{', '.join(new['scenarios']) or 'none'}); a --throughput file has no latency to compare")
         text, regressed = compare_runs(old, new, args.threshold)
         print(text)
         if regressed:
@@ -602,6 +612,15 @@ def run(args: argparse.Namespace) -> int:
     unknown = [n for n in names if n not in SCENARIOS]
     if unknown:
         raise ValueError(f"--scenario: unknown {', '.join(unknown)}; known: {', '.join(SCENARIOS)}")
+    # Found out before minutes of timing, not after.
+    if args.json:
+        folder = Path(args.json).resolve().parent
+        if not folder.is_dir():
+            raise ValueError(f"--json: the folder {folder} does not exist")
+        if not os.access(folder, os.W_OK):
+            raise ValueError(f"--json: cannot write into {folder}")
+    if args.baseline is not None and args.baseline_requests > 0 and not os.path.isfile(args.baseline):
+        raise ValueError(f"--baseline: no file at {args.baseline}")
 
     from ._backend import native_module
 
@@ -621,14 +640,15 @@ def run(args: argparse.Namespace) -> int:
         print(throughput_table(record["throughput"]))
     else:
         baseline = None
+        baseline_path = args.baseline or DEFAULT_BASELINE
         if args.baseline_requests > 0:
-            if os.path.exists(args.baseline):
-                baseline = load_baseline(args.baseline)
+            if os.path.exists(baseline_path):
+                baseline = load_baseline(baseline_path)
             else:
-                print(f"NumPy baseline not found at {args.baseline} (run from the repository root or pass "
+                print(f"NumPy baseline not found at {baseline_path} (run from the repository root or pass "
                       f"--baseline PATH): reporting native only")
         record["settings"] = {"requests": args.requests, "warmup": args.warmup, "pool": args.pool,
-                              "baseline": None if baseline is None else str(Path(args.baseline)),
+                              "baseline": None if baseline is None else str(Path(baseline_path)),
                               "baseline_requests": args.baseline_requests if baseline is not None else 0}
         for name in names:
             _log(f"latency: {name} ...")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from typing import Sequence
 
@@ -35,7 +36,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args._run(args) or 0)
-    except (ValueError, TypeError, FileNotFoundError, ImportError) as exc:
+    except (ValueError, TypeError, OSError, ImportError) as exc:
+        if isinstance(exc, BrokenPipeError):
+            # The reader went away (`ranker audit report LOG | head`): not an error of ours. Point
+            # stdout at /dev/null so the interpreter's last flush does not raise again.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return 1
         print(f"ranker {args.command}: error: {exc}", file=sys.stderr)
         return 2
 

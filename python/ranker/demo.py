@@ -178,6 +178,8 @@ def run(args: argparse.Namespace) -> int:
 
     if args.n < 0 or args.d < 1 or args.k < 0:
         raise ValueError(f"demo: need --n >= 0, --d >= 1 and --k >= 0; got n={args.n}, d={args.d}, k={args.k}")
+    if not 0.0 <= args.price_off_rate <= 1.0:  # NaN fails this too
+        raise ValueError(f"demo: --price-off-rate is a share in [0, 1], got {args.price_off_rate}")
     cands = make_candidates(args.n, args.d, args.seed, price_off_rate=args.price_off_rate)
     policy = make_policy(args.method)
     clamp = policy.replace(**{"price.action": "clamp"})

@@ -206,9 +206,13 @@ class Policy:
             import tomllib
         except ModuleNotFoundError:  # Python < 3.11
             import tomli as tomllib
+        if Path(path).is_dir():
+            raise ValueError(f"policy file {path}: is a folder; give the path of a .toml file")
         with open(path, "rb") as fh:
             try:
                 data = tomllib.load(fh)
+            except UnicodeDecodeError as exc:  # TOML is UTF-8
+                raise ValueError(f"policy file {path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
             except tomllib.TOMLDecodeError as exc:
                 raise ValueError(f"policy file {path}: not valid TOML ({exc})") from None
         return cls(data)
