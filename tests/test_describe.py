@@ -131,3 +131,28 @@ def test_cli(tmp_path, capsys):
     bad.write_text("[weights]\nrelevanse = 1.0\n", encoding="utf-8")
     with pytest.raises(ValueError):
         cli([str(bad)])
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_the_purpose_names_only_the_aims_the_policy_pursues(lang):
+    def purpose(policy):
+        text = describe(policy, lang)
+        return text.split("## 2.")[1].split("## 3.")[0]
+
+    # Every protective rule off but the ones that always apply (lawful content, minor mode).
+    bare_policy = ranker.Policy.from_dict({"price": {"action": "off"}})  # the defaults: no fraud limit, no diversity
+    bare = purpose(bare_policy)
+    full = purpose(POLICIES["all-masks-mmr"])
+    words = {"en": ["fraud", "prices", "varied"], "zh": ["欺诈", "价格", "多样"]}[lang]
+    assert not any(w in bare for w in words), bare
+    assert all(w in full for w in words), full
+    elderly_only = purpose(bare_policy.replace(**{"fraud.elderly_max_risk": 0.3}))
+    assert ("elderly users from fraud" if lang == "en" else "保护老年人免受欺诈") in elderly_only
+
+
+def test_a_pin_beyond_the_page_says_so():
+    policy = ranker.Policy.from_dict({"k": 10, "pins": [{"item_id": 5, "slot": 20}, {"item_id": 6, "slot": 3}]})
+    text = describe(policy, "en")
+    assert "item 5 at position 21 (beyond this policy's page length of 10" in text
+    assert "item 6 at position 4." in text
+    assert "超出本策略的页面长度 10" in describe(policy, "zh")

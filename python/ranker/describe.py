@@ -90,6 +90,31 @@ def _bands_zh(bands: list[tuple[int, int]]) -> list[str]:
     return out
 
 
+def _goals(f: dict[str, Any], zh: bool) -> str:
+    """The protective aims the policy actually pursues (lawful content and minor mode always)."""
+    goals = ["确保内容合法", "保护未成年人"] if zh else ["keeping content lawful", "protecting minors"]
+    stricter = _elderly_thr(f) < f["max_risk"]
+    if f["max_risk"] < 1.0:
+        goals.append(("排除欺诈风险高的内容" + ("（对老年用户更严格）" if stricter else "")) if zh else
+                     "keeping high fraud-risk items out" + (", more strictly for elderly users" if stricter else ""))
+    elif stricter:
+        goals.append("保护老年人免受欺诈" if zh else "protecting elderly users from fraud")
+    if f["price_action"] != "off":
+        goals.append("保持价格一致" if zh else "keeping prices consistent")
+    if f["method"] != "none" or f["cat_window"] > 0 or f["auth_window"] > 0 or f["share_cap"] is not None:
+        goals.append("保持信息流多样" if zh else "keeping the feed varied")
+    if zh:
+        return "、".join(goals[:-1]) + "并" + goals[-1]
+    return ", ".join(goals[:-1]) + " and " + goals[-1]
+
+
+def _pin_beyond_page(slot: int, k: int, zh: bool) -> str:
+    if slot < k:
+        return ""
+    return (f"（超出本策略的页面长度 {k}，仅适用于请求更长页面的情况）" if zh else
+            f" (beyond this policy's page length of {k}: only on requests for longer pages)")
+
+
 def _render_en(f: dict[str, Any], source: str, contact: Optional[str]) -> str:
     personal = f["w_rel"] != 0 or f["w_tag"] != 0
     L: list[str] = []
@@ -117,13 +142,12 @@ def _render_en(f: dict[str, Any], source: str, contact: Optional[str]) -> str:
     a("## 2. Purpose")
     a("")
     if personal:
-        a(f"To show each user a page of up to {f['k']} items that match their interests, while keeping "
-          "content lawful, protecting minors and elderly users, keeping prices consistent and keeping the feed "
-          "varied. Users who switch personalisation off get the same protections with a non-personalised ranking.")
+        a(f"To show each user a page of up to {f['k']} items that match their interests, while "
+          f"{_goals(f, zh=False)}. Users who switch personalisation off get the same protections with a "
+          "non-personalised ranking.")
     else:
         a(f"To show every user the same kind of page of up to {f['k']} items ranked without personal interest "
-          "signals, while keeping content lawful, protecting minors and elderly users, keeping prices "
-          "consistent and keeping the feed varied.")
+          f"signals, while {_goals(f, zh=False)}.")
     a("")
     a("## 3. Main mechanisms")
     a("")
@@ -186,7 +210,8 @@ def _render_en(f: dict[str, Any], source: str, contact: Optional[str]) -> str:
     a("### 3.3 Placement")
     a("")
     if f["pins"]:
-        pins = ", ".join(f"item {item} at position {slot + 1}" for item, slot in f["pins"])
+        pins = ", ".join(f"item {item} at position {slot + 1}{_pin_beyond_page(slot, f['k'], zh=False)}"
+                         for item, slot in f["pins"])
         a(f"- Editorial placements ({len(f['pins'])}): {pins}. A pinned item that is not eligible for the "
           "user is left out, never replaced by a rule exception.")
     else:
@@ -338,10 +363,10 @@ def _render_zh(f: dict[str, Any], source: str, contact: Optional[str]) -> str:
     a("## 2. 目的意图")
     a("")
     if personal:
-        a(f"为每位用户展示最多 {f['k']} 条符合其兴趣的内容，同时确保内容合法、保护未成年人和老年人、保持价格一致并保持信息流多样。"
+        a(f"为每位用户展示最多 {f['k']} 条符合其兴趣的内容，同时{_goals(f, zh=True)}。"
           "关闭个性化推荐的用户享有同样的保护，排序不使用个性化信号。")
     else:
-        a(f"为每位用户展示最多 {f['k']} 条不使用个人兴趣信号排序的内容，同时确保内容合法、保护未成年人和老年人、保持价格一致并保持信息流多样。")
+        a(f"为每位用户展示最多 {f['k']} 条不使用个人兴趣信号排序的内容，同时{_goals(f, zh=True)}。")
     a("")
     a("## 3. 主要运行机制")
     a("")
@@ -395,7 +420,8 @@ def _render_zh(f: dict[str, Any], source: str, contact: Optional[str]) -> str:
     a("### 3.3 排布")
     a("")
     if f["pins"]:
-        pins = "、".join(f"内容 {item} 位于第 {slot + 1} 位" for item, slot in f["pins"])
+        pins = "、".join(f"内容 {item} 位于第 {slot + 1} 位{_pin_beyond_page(slot, f['k'], zh=True)}"
+                        for item, slot in f["pins"])
         a(f"- 编辑推荐位（{len(f['pins'])} 个）：{pins}。对该用户不符合条件的置顶内容不予展示，不会因例外而放行。")
     else:
         a("- 编辑推荐位：无。")
