@@ -365,3 +365,16 @@ def benchmark_root():
     from pathlib import Path
 
     return Path(__file__).resolve().parent.parent
+
+
+def test_git_revision_comes_from_the_checkout_the_package_runs_from(tmp_path, monkeypatch):
+    import re
+    from pathlib import Path
+
+    monkeypatch.chdir(tmp_path)  # not a git checkout
+    package = Path(benchmark.__file__).resolve().parent
+    revision = benchmark.git_revision()
+    if "site-packages" in package.parts:  # an installed copy: its checkout is unknown
+        assert revision is None
+    else:  # an editable install: the checkout holding the package
+        assert revision is not None and re.fullmatch(r"[0-9a-f]{40}", revision)

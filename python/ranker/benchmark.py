@@ -138,13 +138,19 @@ def cpu_model() -> str:
 
 
 def git_revision() -> Optional[str]:
-    try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10,
-                             cwd=os.getcwd())
-    except (OSError, subprocess.SubprocessError):
-        return None
-    rev = out.stdout.strip()
-    return rev if out.returncode == 0 and rev else None
+    """The checkout the package runs from (an editable install), else the current directory's."""
+    package = Path(__file__).resolve().parent
+    places = ([] if "site-packages" in package.parts else [package]) + [Path.cwd()]
+    for place in places:
+        try:
+            out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10,
+                                 cwd=place)
+        except (OSError, subprocess.SubprocessError):
+            continue
+        rev = out.stdout.strip()
+        if out.returncode == 0 and rev:
+            return rev
+    return None
 
 
 def simd_level() -> Optional[str]:
