@@ -4,6 +4,8 @@ convertible dtypes) are accepted and read correctly."""
 
 from __future__ import annotations
 
+import copy
+import pickle
 import sys
 
 import numpy as np
@@ -197,6 +199,25 @@ def test_fields_cannot_be_reassigned_after_construction(make, field, value):
     with pytest.raises(AttributeError, match=rf"{kind}\.{field}"):
         setattr(obj, field, value)
     assert getattr(obj, field) is before
+
+
+@pytest.mark.parametrize("copy_of", [lambda o: pickle.loads(pickle.dumps(o)), copy.copy, copy.deepcopy])
+def test_read_only_objects_pickle_and_copy_before_and_after_ranking(copy_of):
+    # A worker pool sends requests to other processes: the fields travel, the native view does
+    # not (it cannot be pickled) and is rebuilt there.
+    cands, u, hist = ranker.Candidates(**fields()), user(), ranker.History(categories=[0, 1], authors=[2, 3])
+    for ranked in (False, True):
+        if ranked:
+            first = run("native", cands, u, history=hist)
+        c2, u2, h2 = copy_of(cands), copy_of(u), copy_of(hist)
+        assert c2 is not cands and np.array_equal(c2.embedding, cands.embedding) and c2.tags_of(1) == cands.tags_of(1)
+        assert (u2.personalized, u2.tags, u2.local_minute) == (u.personalized, u.tags, u.local_minute)
+        again = run("native", c2, u2, history=h2)
+        assert np.array_equal(again.indices, run("reference", cands, u, history=hist).indices)
+        if ranked:
+            assert np.array_equal(again.indices, first.indices)
+        with pytest.raises(AttributeError, match="cannot be changed after construction"):
+            c2.flags = None
 
 
 def test_the_native_module_names_a_history_of_the_wrong_type():

@@ -35,6 +35,14 @@ class _ReadOnly:
     def __delattr__(self, name: str) -> None:
         self.__setattr__(name, None)
 
+    # pickle and copy: the fields travel, the native view does not (it is rebuilt on first use,
+    # and cannot be pickled).
+    def __getstate__(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self.__slots__ if name not in ("_core", "__weakref__")}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        _assign(self, **state, _core=None)
+
 
 def _assign(obj: Any, **fields: Any) -> None:
     """Set fields during construction (the one place they may be set)."""
