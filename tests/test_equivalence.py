@@ -163,3 +163,60 @@ def test_dpp_agrees_where_share_caps_bind_and_run_out(seed):
     reasons = cmp.native.reasons
     assert any(r & ranker.Reason.SCATTER_RELAXED for r in reasons)
     assert sum(bool(r & ranker.Reason.DIVERSITY) for r in reasons) >= 4
+
+
+def _wrong(res, **changes):
+    """A copy of ``res`` with some fields replaced (RankResult's own constructor)."""
+    from ranker.result import RankResult
+
+    fields = dict(status=int(res.status), indices=res.indices.copy(), scores=res.scores.copy(),
+                  reasons=res.reasons.copy(), prices=res.prices.copy(), drop_codes=res.drop_codes.copy(),
+                  counts=np.asarray(res._counts).copy(), pin_status=np.asarray(res._pin_status).copy(),
+                  backend=res.backend, k=res.k, candidates=res.candidates, user=res.user, policy=res.policy,
+                  history=None)
+    fields.update(changes)
+    return RankResult(**fields)
+
+
+def test_certificate_checks_that_the_result_belongs_to_the_request_and_names_the_cause():
+    from ranker.synthetic import make_request
+
+    cands, user, policy = make_request(240, 16, seed=1, method="mmr")
+    res = ranker.rank(cands, user, policy, k=20)
+    assert ranker.certify(res, cands, user, policy).equivalent  # at the result's own k, not the policy's 50
+
+    def first(wrong, k=None):
+        cmp = ranker.certify(wrong, cands, user, policy, k)
+        assert not cmp.equivalent
+        return cmp.divergences[0]
+
+    nan = res.scores.copy()
+    nan[0] = np.nan
+    assert first(_wrong(res, scores=nan)).startswith("slot 0: score nan vs reference")
+    assert first(_wrong(res, scores=res.scores[:0])) == "the result has 20 slots but 0 scores"
+    assert first(_wrong(res, reasons=np.append(res.reasons, 1))) == "the result has 20 slots but 21 reasons"
+    assert first(res, k=25).startswith("the result was ranked for k = 20, the check is for k = 25")
+    other = policy.replace(**{"price.abs_tol": 0.0100001})
+    assert first(_wrong(res, policy=other)).startswith("the result carries policy hash")
+    ids = cands.item_id.copy()
+    ids[res.indices[0]] = 987654321
+    moved = ranker.Candidates(ids, cands.embedding, cands.prior, category=cands.category, author=cands.author,
+                              tags=(cands.tag_indptr, cands.tag_ids), flags=cands.flags, min_age=cands.min_age,
+                              fraud_risk=cands.fraud_risk, offered_price=cands.offered_price,
+                              reference_price=cands.reference_price)
+    assert first(_wrong(res, candidates=moved)).startswith("the result carries other candidates")
+    twice = res.indices.copy()
+    twice[1] = twice[0]
+    assert first(_wrong(res, indices=twice)).startswith(f"candidates [{twice[0]}] fill more than one slot")
+    # Why an item is not allowed, and which bits differ, in words.
+    dropped = int(np.flatnonzero(res.drop_codes != 0)[0])
+    swapped = res.indices.copy()
+    swapped[3] = dropped
+    code = ranker.Drop(int(res.drop_codes[dropped])).name
+    assert first(_wrong(res, indices=swapped)) == (
+        f"slot 3: native candidate {dropped} (item_id {cands.item_id[dropped]}) is not allowed here: "
+        f"it was dropped ({code})")
+    bits = res.reasons.copy()
+    bits[2] ^= int(ranker.Reason.EDITORIAL)
+    assert first(_wrong(res, reasons=bits)).startswith("slot 2: reasons ") and "EDITORIAL" in first(
+        _wrong(res, reasons=bits))

@@ -19,6 +19,7 @@ import numpy as np
 from . import reference
 from .api import HistoryLike, _check_types, _resolve_k, as_history, rank, reference_request
 from .data import Candidates, User
+from .enums import Drop, PinStatus, Reason, Status
 from .policy import Policy
 from .result import RankResult
 
@@ -103,10 +104,73 @@ def _truncation_swap(native_items: list, selector: reference.Selector, scores: d
     return pool, {"kind": "truncation", "native_pool_adds": outside, "native_pool_drops": leaving, "gap": gap}
 
 
+def _enum_name(enum: Any, value: int) -> str:
+    try:
+        return enum(value).name
+    except ValueError:
+        return str(value)
+
+
+def _reason_text(bits: int) -> str:
+    names = [r.name for r in Reason if bits & r]
+    unknown = bits & ~sum(int(r) for r in Reason)
+    return "|".join(names + ([hex(unknown)] if unknown else [])) or "0"
+
+
+def _shape_problems(result: RankResult, candidates: Candidates, policy: Policy, k: int) -> list[str]:
+    """What makes ``result`` not a result of this request at all, before any replay."""
+    problems = []
+    if getattr(result, "k", k) != k:
+        problems.append(f"the result was ranked for k = {result.k}, the check is for k = {k} "
+                        f"(pass k=None to check at the result's own k)")
+    if result.policy_hash != policy.hash:
+        problems.append(f"the result carries policy hash {result.policy_hash[:16]}, this policy hashes to "
+                        f"{policy.hash[:16]}: it was ranked under another policy")
+    indices = np.asarray(result.indices).tolist()
+    slots = len(indices)
+    for name in ("scores", "reasons", "prices"):
+        length = len(np.asarray(getattr(result, name)))
+        if length != slots:
+            problems.append(f"the result has {slots} slots but {length} {name}")
+    n = candidates.n
+    outside = [i for i in indices if not 0 <= i < n]
+    if outside:
+        problems.append(f"indices {outside[:5]} are not candidates (n = {n})")
+    elif len(set(indices)) != slots:
+        twice = sorted({i for i in indices if indices.count(i) > 1})
+        problems.append(f"candidates {twice[:5]} fill more than one slot")
+    elif result.candidates is not candidates:
+        carried = result.candidates.item_id
+        picked = np.asarray(indices, dtype=np.int64)
+        if len(carried) != n or not np.array_equal(carried[picked], candidates.item_id[picked]):
+            problems.append("the result carries other candidates: its item ids are not these candidates' ids")
+    return problems
+
+
+def _why_not_allowed(item: int, slot: int, selector: reference.Selector, drop_codes: list, placed: list) -> str:
+    """Why the reference allows no ``item`` at ``slot`` (in the order the pipeline would say it)."""
+    if item in placed:
+        return "it already fills an earlier slot"
+    if drop_codes[item] != reference.ELIGIBLE:
+        return f"it was dropped ({_enum_name(Drop, drop_codes[item])})"
+    if item in selector.pinned_items:
+        return "it is pinned to another slot"
+    if item not in selector.pool:
+        return "it is not among the best diversity.candidates items"
+    if slot < selector.key_count and selector.flags[item] & reference.HARMFUL:
+        return "it is HARMFUL and this is a key slot"
+    return "the featured quota or a scatter window or share cap forbids it here"
+
+
 def certify(result: RankResult, candidates: Candidates, user: User, policy: Policy, k: int | None = None,
             history: HistoryLike = None) -> Comparison:
-    """Check a given result (normally the native one) against the reference by the certificate rule."""
-    k = policy.k if k is None else k
+    """Check a given result (normally the native one) against the reference by the certificate rule.
+
+    ``k`` defaults to the result's own k; ``history`` must be the one the result was ranked with.
+    Beyond the replay, the result must belong to this request: its k, its policy hash, per-slot
+    arrays of one length, valid distinct indices and the item ids of those indices.
+    """
+    k = getattr(result, "k", policy.k) if k is None else k
     hist = as_history(history)
     req = reference_request(candidates, user, policy, k, hist)
     divergences: list = []
@@ -116,18 +180,29 @@ def certify(result: RankResult, candidates: Candidates, user: User, policy: Poli
     except ValueError as exc:
         return Comparison(False, divergences=[f"the reference refuses the request ({exc}) but a result exists"],
                           native=result)
+    problems = _shape_problems(result, candidates, policy, k)
+    if problems:
+        return Comparison(False, divergences=problems, native=result)
+
+    def name(i: int) -> str:
+        return f"candidate {i} (item_id {req.item_id[i]})"
 
     drop_codes = reference.eligibility(req)
     native_drops = np.asarray(result.drop_codes).tolist()
     if native_drops != drop_codes:
-        bad = [i for i, (a, b) in enumerate(zip(native_drops, drop_codes)) if a != b][:10]
-        divergences.append(f"drop codes differ at candidates {bad} (lengths {len(native_drops)} vs {len(drop_codes)})")
+        if len(native_drops) != len(drop_codes):
+            divergences.append(f"the result has {len(native_drops)} drop codes for {len(drop_codes)} candidates")
+        else:
+            bad = [i for i, (a, b) in enumerate(zip(native_drops, drop_codes)) if a != b]
+            divergences.append("drop codes differ: " + ", ".join(
+                f"{name(i)} {_enum_name(Drop, native_drops[i])} vs reference {_enum_name(Drop, drop_codes[i])}"
+                for i in bad[:5]) + (f" and {len(bad) - 5} more" if len(bad) > 5 else ""))
     counts = [drop_codes.count(c) for c in range(reference.N_DROP_CODES)]
     if np.asarray(result._counts).tolist() != counts:
         divergences.append(f"counts differ: {np.asarray(result._counts).tolist()} vs reference {counts}")
     status = reference.request_gate(req)
     if int(result.status) != status:
-        divergences.append(f"status differs: {result.status.name} vs reference {status}")
+        divergences.append(f"status differs: {result.status.name} vs reference {_enum_name(Status, status)}")
     if status != reference.STATUS_OK or int(result.status) != reference.STATUS_OK:
         if len(result) != 0:
             divergences.append("a refused request (curfew/daily limit) returned slots")
@@ -154,17 +229,17 @@ def certify(result: RankResult, candidates: Candidates, user: User, policy: Poli
             break
         opts = selector.options()
         if opts.ended:
-            divergences.append(f"slot {slot}: the native result places item {item} where no item is allowed")
+            divergences.append(f"slot {slot}: the native result places {name(item)} where no item is allowed")
             break
         if opts.pinned:
             if item != opts.best:
-                divergences.append(f"slot {slot}: pinned item {opts.best} expected, native placed {item}")
+                divergences.append(f"slot {slot}: pinned {name(opts.best)} expected, native placed {name(item)}")
                 break
             selector.place(item, opts)
             continue
         if item not in opts.ok:
-            divergences.append(f"slot {slot}: native item {item} is not allowed here (a hard constraint or "
-                               f"scatter cap forbids it)")
+            why = _why_not_allowed(item, slot, selector, drop_codes, native_items[:slot])
+            divergences.append(f"slot {slot}: native {name(item)} is not allowed here: {why}")
             break
         native_relaxed = bool(native_reasons[slot] & reference.R_SCATTER_RELAXED)
         if native_relaxed != opts.relaxed:
@@ -186,8 +261,8 @@ def certify(result: RankResult, candidates: Candidates, user: User, policy: Poli
             if within:
                 ties.append({"slot": slot, "native": item, "reference": best, "gap": gap})
             else:
-                divergences.append(f"slot {slot}: native item {item} has objective {objective[item]!r}, "
-                                   f"the best allowed is item {best} with {objective[best]!r} (gap {gap:.3g})")
+                divergences.append(f"slot {slot}: native {name(item)} has objective {objective[item]!r}, "
+                                   f"the best allowed is {name(best)} with {objective[best]!r} (gap {gap:.3g})")
                 break
         selector.place(item, opts, force_score_fill=native_fill if dpp else None)
     else:
@@ -202,17 +277,23 @@ def certify(result: RankResult, candidates: Candidates, user: User, policy: Poli
         return Comparison(False, ties, divergences, native=result)
 
     replay = selector.outcome(drop_codes, counts)
-    if np.asarray(result._pin_status).tolist() != replay.pin_status:
-        divergences.append(f"pin statuses differ: {np.asarray(result._pin_status).tolist()} vs {replay.pin_status}")
-    if native_reasons != replay.reasons:
-        bad = [s for s, (a, b) in enumerate(zip(native_reasons, replay.reasons)) if a != b]
-        divergences.append(f"reason bits differ at slots {bad}")
+    native_pins = np.asarray(result._pin_status).tolist()
+    if native_pins != replay.pin_status:
+        divergences.append("pin statuses differ: " + ", ".join(
+            f"pin {p} ({req.policy['pins'][p]['item_id']} at slot {req.policy['pins'][p]['slot']}) "
+            f"{_enum_name(PinStatus, a)} vs reference {_enum_name(PinStatus, b)}"
+            for p, (a, b) in enumerate(zip(native_pins, replay.pin_status)) if a != b)
+            if len(native_pins) == len(replay.pin_status)
+            else f"pin statuses differ: {len(native_pins)} for {len(replay.pin_status)} pins")
+    for slot, (a, b) in enumerate(zip(native_reasons, replay.reasons)):
+        if a != b:
+            divergences.append(f"slot {slot}: reasons {_reason_text(a)} vs reference {_reason_text(b)}")
     native_prices = np.asarray(result.prices).tolist()
     for slot, (a, b) in enumerate(zip(native_prices, replay.prices)):
         if not (a == b or (math.isnan(a) and math.isnan(b))):
             divergences.append(f"slot {slot}: price {a} vs reference {b}")
     for slot, (a, b) in enumerate(zip(np.asarray(result.scores).tolist(), replay.scores)):
-        if abs(a - b) > _score_tolerance(b):
+        if not abs(a - b) <= _score_tolerance(b):  # NaN fails too
             divergences.append(f"slot {slot}: score {a} vs reference {b}")
     return Comparison(not divergences, ties, divergences, native=result)
 
