@@ -122,6 +122,32 @@ def test_art18_curfew_wraps_midnight(backend, minute, expected):
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("minute,expected", [(59, Status.OK), (60, Status.CURFEW), (299, Status.CURFEW),
+                                             (300, Status.OK)])
+def test_art18_curfew_within_one_day_ends_before_its_end_minute(backend, minute, expected):
+    # 01:00 to 05:00 does not wrap: curfew when 60 <= minute < 300.
+    cands = feed()
+    policy = full_policy(**{"minor.curfew_start": "01:00", "minor.curfew_end": "05:00"})
+    user = ranker.User(embedding=np.ones(6), minor_mode=True, age=14, local_minute=minute, usage_minutes_today=0)
+    assert ranker.rank(cands, user, policy, backend=backend).status == expected
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_art11_featured_quota_counts_only_open_key_slots(backend):
+    # Three key slots, one FEATURED item required, a (non-featured) pin in key slot 2: only slots
+    # 0 and 1 are open, so once slot 0 went to the best item, slot 1 must take the featured one
+    # even though it scores lowest.
+    flags = np.array([0, 0, 0, 0, Flag.FEATURED, 0], np.uint32)
+    cands = ranker.Candidates(item_id=np.arange(6) + 100, embedding=np.ones((6, 2), np.float32),
+                              prior=np.array([9, 8, 7, 6, 1, 5], np.float32), flags=flags)
+    policy = ranker.Policy.from_dict({"k": 4, "weights": {"relevance": 0.0, "prior": 1.0},
+                                      "key_slots": {"count": 3, "featured_min": 1},
+                                      "pins": [{"item_id": 105, "slot": 2}]})
+    res = ranker.rank(cands, ranker.User(embedding=np.zeros(2, np.float32)), policy, backend=backend)
+    assert res.indices.tolist() == [0, 4, 5, 1]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("age,used,expected", [(7, 39, Status.OK), (7, 40, Status.DAILY_LIMIT),
                                                (None, 40, Status.DAILY_LIMIT), (12, 59, Status.OK),
                                                (12, 60, Status.DAILY_LIMIT), (17, 119, Status.OK),
