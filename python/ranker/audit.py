@@ -92,10 +92,11 @@ CREATE TABLE IF NOT EXISTS inputs (
 CREATE TABLE IF NOT EXISTS lost (day TEXT PRIMARY KEY, dropped INTEGER NOT NULL);
 """
 
+# The columns _record_row derives from a record, in its order (then the record's JSON itself).
+_ROW_COLUMNS = ["request_id", "time", "day", "policy_hash", "backend", "status", "opted_out", "minor", "elderly",
+                "candidates", "selected", "price_clamped", "price_flagged", *_DROP_COLUMNS]
 _INSERT_RECORD = (
-    "INSERT INTO records (request_id, time, day, policy_hash, backend, status, opted_out, minor, elderly, "
-    f"candidates, selected, price_clamped, price_flagged, {', '.join(_DROP_COLUMNS)}, record) "
-    f"VALUES ({', '.join('?' * (14 + len(_DROP_COLUMNS)))})"
+    f"INSERT INTO records ({', '.join(_ROW_COLUMNS)}, record) VALUES ({', '.join('?' * (len(_ROW_COLUMNS) + 1))})"
 )
 
 _OVERFLOW = ("block", "drop")
@@ -811,9 +812,8 @@ def _log_problems(conn: sqlite3.Connection) -> list[str]:
     a record together with its columns, or remove the newest records and their inputs."""
     problems = [f"SQLite quick_check: {row[0]}" for row in conn.execute("PRAGMA quick_check")
                 if row[0] != "ok"][:10]
-    columns = [c for c in _INSERT_RECORD.split("(", 1)[1].split(")", 1)[0].split(", ") if c != "record"]
     previous = 0
-    for row in conn.execute(f"SELECT seq, {', '.join(columns)}, record FROM records ORDER BY seq"):
+    for row in conn.execute(f"SELECT seq, {', '.join(_ROW_COLUMNS)}, record FROM records ORDER BY seq"):
         seq, stored, text = row[0], row[1:-1], row[-1]
         if seq != previous + 1:
             missing = f"record {previous + 1} is" if seq == previous + 2 else f"records {previous + 1} to {seq - 1} are"
@@ -824,7 +824,7 @@ def _log_problems(conn: sqlite3.Connection) -> list[str]:
         except (ValueError, KeyError, TypeError) as exc:
             problems.append(f"record {seq}: unreadable ({type(exc).__name__}: {exc})")
             continue
-        for name, have, want in zip(columns, stored, derived):
+        for name, have, want in zip(_ROW_COLUMNS, stored, derived):
             if have != want:
                 problems.append(f"record {seq}: column {name} is {have!r}, its record says {want!r}")
     for (seq,) in conn.execute("SELECT seq FROM inputs WHERE seq NOT IN (SELECT seq FROM records) ORDER BY seq"):

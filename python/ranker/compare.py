@@ -19,8 +19,9 @@ import numpy as np
 from . import reference
 from .api import HistoryLike, _check_types, _resolve_k, as_history, rank, reference_request
 from .data import Candidates, User
-from .enums import Drop, PinStatus, Reason, Status
+from .enums import Drop, PinStatus, Status
 from .policy import Policy
+from .record import reason_names
 from .result import RankResult
 
 #: Objectives (score, MMR gain) may differ by float rounding up to this, relative to 1 + |best|.
@@ -112,15 +113,13 @@ def _enum_name(enum: Any, value: int) -> str:
 
 
 def _reason_text(bits: int) -> str:
-    names = [r.name for r in Reason if bits & r]
-    unknown = bits & ~sum(int(r) for r in Reason)
-    return "|".join(names + ([hex(unknown)] if unknown else [])) or "0"
+    return "|".join(reason_names(bits)) or "0"
 
 
 def _shape_problems(result: RankResult, candidates: Candidates, policy: Policy, k: int) -> list[str]:
     """What makes ``result`` not a result of this request at all, before any replay."""
     problems = []
-    if getattr(result, "k", k) != k:
+    if result.k != k:
         problems.append(f"the result was ranked for k = {result.k}, the check is for k = {k} "
                         f"(pass k=None to check at the result's own k)")
     if result.policy_hash != policy.hash:
@@ -170,7 +169,7 @@ def certify(result: RankResult, candidates: Candidates, user: User, policy: Poli
     Beyond the replay, the result must belong to this request: its k, its policy hash, per-slot
     arrays of one length, valid distinct indices and the item ids of those indices.
     """
-    k = getattr(result, "k", policy.k) if k is None else k
+    k = result.k if k is None else k
     hist = as_history(history)
     req = reference_request(candidates, user, policy, k, hist)
     divergences: list = []
@@ -278,13 +277,13 @@ def certify(result: RankResult, candidates: Candidates, user: User, policy: Poli
 
     replay = selector.outcome(drop_codes, counts)
     native_pins = np.asarray(result._pin_status).tolist()
-    if native_pins != replay.pin_status:
-        divergences.append("pin statuses differ: " + ", ".join(
-            f"pin {p} ({req.policy['pins'][p]['item_id']} at slot {req.policy['pins'][p]['slot']}) "
-            f"{_enum_name(PinStatus, a)} vs reference {_enum_name(PinStatus, b)}"
-            for p, (a, b) in enumerate(zip(native_pins, replay.pin_status)) if a != b)
-            if len(native_pins) == len(replay.pin_status)
-            else f"pin statuses differ: {len(native_pins)} for {len(replay.pin_status)} pins")
+    if len(native_pins) != len(replay.pin_status):
+        divergences.append(f"the result has {len(native_pins)} pin statuses for {len(replay.pin_status)} pins")
+    for p, (a, b) in enumerate(zip(native_pins, replay.pin_status)):
+        if a != b:
+            pin = req.policy["pins"][p]
+            divergences.append(f"pin {p} (item_id {pin['item_id']} at slot {pin['slot']}): "
+                               f"{_enum_name(PinStatus, a)} vs reference {_enum_name(PinStatus, b)}")
     for slot, (a, b) in enumerate(zip(native_reasons, replay.reasons)):
         if a != b:
             divergences.append(f"slot {slot}: reasons {_reason_text(a)} vs reference {_reason_text(b)}")
