@@ -119,7 +119,14 @@ class Candidates(_ReadOnly):
         prior = optional_array(prior, "candidates.prior", np.float32, 1, n)
         if prior is None:
             raise TypeError("candidates.prior: required; pass float32[n] non-personal scores")
+        category = optional_array(category, "candidates.category", np.int32, 1, n)
+        author = optional_array(author, "candidates.author", np.int32, 1, n)
         tag_indptr, tag_ids = (None, None) if tags is None else _tags_to_csr(tags, n)
+        flags = optional_array(flags, "candidates.flags", np.uint32, 1, n)
+        min_age = optional_array(min_age, "candidates.min_age", np.uint8, 1, n)
+        # Rounded up from wider floats: an item is dropped when its risk exceeds a threshold
+        # (Art. 19), and nearest rounding could put a risk just above it at or below it.
+        fraud_risk = optional_array(fraud_risk, "candidates.fraud_risk", np.float32, 1, n, round_up=True)
         offered_price = optional_array(offered_price, "candidates.offered_price", np.float64, 1, n)
         reference_price = optional_array(reference_price, "candidates.reference_price", np.float64, 1, n)
         if (offered_price is None) != (reference_price is None):
@@ -127,18 +134,9 @@ class Candidates(_ReadOnly):
             raise ValueError(
                 f"candidates.{missing}: price parity needs both offered_price and reference_price (or neither)"
             )
-        _assign(
-            self, item_id=item_id, embedding=embedding, prior=prior,
-            category=optional_array(category, "candidates.category", np.int32, 1, n),
-            author=optional_array(author, "candidates.author", np.int32, 1, n),
-            tag_indptr=tag_indptr, tag_ids=tag_ids,
-            flags=optional_array(flags, "candidates.flags", np.uint32, 1, n),
-            min_age=optional_array(min_age, "candidates.min_age", np.uint8, 1, n),
-            # Rounded up from wider floats: an item is dropped when its risk exceeds a threshold
-            # (Art. 19), and nearest rounding could put a risk just above it at or below it.
-            fraud_risk=optional_array(fraud_risk, "candidates.fraud_risk", np.float32, 1, n, round_up=True),
-            offered_price=offered_price, reference_price=reference_price, _core=None,
-        )
+        _assign(self, item_id=item_id, embedding=embedding, prior=prior, category=category, author=author,
+                tag_indptr=tag_indptr, tag_ids=tag_ids, flags=flags, min_age=min_age, fraud_risk=fraud_risk,
+                offered_price=offered_price, reference_price=reference_price, _core=None)
 
     @property
     def n(self) -> int:
